@@ -9,6 +9,20 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "macro.h"
+
+/* How long one CheckAuthorization may take before the check fails with
+ * -EHOSTUNREACH: below the 25 s default method timeout of sd-bus and libdbus
+ * clients, so a client waiting on AcquireVF gets our error naming polkit
+ * instead of running into its own timeout first. */
+#define POLKIT_CALL_TIMEOUT_USEC (20ULL * 1000ULL * 1000ULL)
+/* Limits on what a caller may pass; clients control tenant names that end
+ * up in details, and the number of outstanding checks. */
+#define POLKIT_QUERIES_MAX 4096U
+#define POLKIT_ACTION_LENGTH_MAX 255U
+#define POLKIT_DETAILS_MAX 16U
+#define POLKIT_DETAIL_LENGTH_MAX 1024U
+
 typedef struct Polkit Polkit;
 typedef struct PolkitQuery PolkitQuery;
 
@@ -19,6 +33,7 @@ typedef void (*polkit_callback_t)(int result, const char *message, void *userdat
 /* bus_address: NULL for the system bus (honours DBUS_SYSTEM_BUS_ADDRESS).
  * Connects lazily on the first check and again after the bus went away. */
 int polkit_new(sd_event *event, const char *bus_address, Polkit **ret);
+/* Cancels every outstanding query: no callback runs after this. */
 Polkit *polkit_free(Polkit *p);
 
 typedef struct PolkitSubject {
@@ -27,7 +42,11 @@ typedef struct PolkitSubject {
         uid_t uid;
 } PolkitSubject;
 
-/* details: NULL or a NULL-terminated key, value, key, value, ... list.
+/* details: NULL or a NULL-terminated key, value, key, value, ... list
+ * (at most POLKIT_DETAILS_MAX pairs). Returns -EINVAL for a bad argument,
+ * -E2BIG for too many or too long details, -EBUSY with POLKIT_QUERIES_MAX
+ * checks outstanding. Polkit being unreachable is not a return value: the
+ * callback gets -EHOSTUNREACH.
  * On success the callback runs exactly once, later, from the event loop,
  * unless the query is cancelled first. *ret_query (optional) is owned by
  * the Polkit object; cancel it if the caller goes away. */
@@ -37,5 +56,8 @@ int polkit_check(Polkit *p, const char *action, const PolkitSubject *subject,
 /* Cancels: the callback will not run. Returns NULL. */
 PolkitQuery *polkit_query_cancel(PolkitQuery *q);
 
-/* Reads /proc/PID/stat field 22 (start time in clock ticks since boot). */
+DEFINE_TRIVIAL_CLEANUP_FUNC(Polkit *, polkit_free)
+
+/* Reads /proc/PID/stat field 22 (start time in clock ticks since boot).
+ * -ESRCH if the process is gone. */
 int process_get_start_time(pid_t pid, uint64_t *ret);
