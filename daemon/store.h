@@ -9,10 +9,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "macro.h"
 #include "pci-address.h"
 #include "uuid-util.h"
 
 #define STORE_SCHEMA_VERSION 1
+
+/* How long a write waits for another connection's write lock before it
+ * fails with -EBUSY. */
+#define STORE_BUSY_TIMEOUT_MSEC_DEFAULT 5000u
+#define STORE_BUSY_TIMEOUT_MSEC_MAX 600000u
 
 typedef struct Store Store;
 
@@ -53,6 +59,13 @@ typedef struct StoreLease {
 int store_open(const char *path, Store **ret, char **ret_error);
 Store *store_free(Store *s);
 
+/* Sets the busy timeout (0..STORE_BUSY_TIMEOUT_MSEC_MAX ms). */
+int store_set_busy_timeout(Store *s, unsigned msec);
+/* The connection's current PRAGMA synchronous (0 OFF, 1 NORMAL, 2 FULL,
+ * 3 EXTRA): after a write, the level that write committed with. For tests
+ * and diagnostics; writes choose their level themselves. */
+int store_get_synchronous(Store *s);
+
 /* Tenants. Durable (synchronous=FULL). */
 int store_tenant_add(Store *s, const StoreTenant *t);                  /* -EEXIST */
 int store_tenant_update_rules(Store *s, const StoreTenant *t);         /* quota, uids, gids, from_config; -ENOENT */
@@ -70,8 +83,13 @@ int store_pf_get(Store *s, const char *address, StorePf **ret);        /* -ENOEN
 StorePf *store_pf_free(StorePf *pf);
 
 /* Leases. Durable against a daemon crash (synchronous=NORMAL in WAL). */
-int store_lease_add(Store *s, const StoreLease *l);   /* -EEXIST if the VF or id is taken */
+int store_lease_add(Store *s, const StoreLease *l);   /* -EEXIST if the VF or id is taken, -ENOENT for an unknown tenant */
 int store_lease_remove(Store *s, const char *id);     /* -ENOENT */
 int store_lease_list(Store *s, StoreLease **ret, size_t *ret_n); /* array of structs */
 void store_lease_list_free(StoreLease *l, size_t n);
+/* Fails closed: UINT_MAX if the store cannot be read, so a quota check
+ * refuses rather than grants. 0 for a name that is not a valid tenant name. */
 unsigned store_lease_count_for_tenant(Store *s, const char *tenant);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(StoreTenant *, store_tenant_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(StorePf *, store_pf_free)
