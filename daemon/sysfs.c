@@ -248,7 +248,7 @@ static int readlink_leaf_at(int dir_fd, const char *path, const char *parent,
 
         n = readlinkat(dir_fd, path, buf, PATH_MAX);
         if (n < 0)
-                return -errno;
+                return errno == EINVAL ? -EBADMSG : -errno; /* EINVAL: not a symlink */
         if (n >= PATH_MAX)
                 return -ENAMETOOLONG;
         buf[n] = '\0';
