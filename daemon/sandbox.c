@@ -146,8 +146,10 @@ static const SandboxRule sandbox_rules[] = {
         /* Files: /dev/vfio, sysfs (sriov_numvfs, driver_override, bind),
          * /proc/PID/stat for polkit's start time, the configuration on
          * SIGHUP, and SQLite (journal/WAL creation and deletion, locking
-         * with fcntl, fsync for durability, fchown/fchmod of its own new
-         * files, getcwd/readlink to resolve the database path). */
+         * with fcntl, fsync for durability, fchmod of its own new files,
+         * getcwd/readlink to resolve the database path; not fchown, which
+         * it tries on a new journal when run as root and whose failure it
+         * ignores, as systemd's ~@privileged refuses it too). */
         { "openat", ARG_ANY },
         { "open", ARG_ANY },
         { "read", ARG_ANY },
@@ -181,8 +183,6 @@ static const SandboxRule sandbox_rules[] = {
         { "fallocate", ARG_ANY },
         { "unlink", ARG_ANY },
         { "unlinkat", ARG_ANY },
-        { "fchown", ARG_ANY },
-        { "fchown32", ARG_ANY },
         { "fchmod", ARG_ANY },
 
         /* Sockets, UNIX only: the broker socket (accept4, peer credentials
@@ -287,7 +287,7 @@ int sandbox_install(void) {
          * syscall we forgot then shows up as a clear "Operation not
          * permitted" in the log, on a daemon that keeps serving, instead of
          * a dead broker holding every PF. systemd's SystemCallFilter= in
-         * vfbroker.service is the outer layer that kills. */
+         * vfbroker.service is the outer layer, active from exec on. */
         f.ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
         if (!f.ctx)
                 return log_error_errno(-ENOMEM, "Sandbox: failed to create the seccomp filter: %s", strerror(ENOMEM));
