@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,8 +62,29 @@ int table_new(Table **ret, size_t n_columns, const char * const *headers) {
         return 0;
 }
 
+/* Control characters would break the rows and columns (and could drive the
+ * terminal), so cells show them C-escaped. */
+static char *cell_escape(const char *s) {
+        char *d = malloc(strlen(s) * 4 + 1), *p;
+
+        if (!d)
+                return NULL;
+        p = d;
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c == '\n')
+                        p = stpcpy(p, "\\n");
+                else if (*c == '\t')
+                        p = stpcpy(p, "\\t");
+                else if (*c < 0x20 || *c == 0x7f)
+                        p += sprintf(p, "\\x%02x", *c);
+                else
+                        *p++ = (char) *c;
+        *p = '\0';
+        return d;
+}
+
 int table_add(Table *t, const char *s) {
-        char *d = strdup(s ? s : "-");
+        char *d = cell_escape(s ? s : "-");
 
         if (!d)
                 return -ENOMEM;
@@ -79,7 +101,9 @@ int table_addf(Table *t, const char *fmt, ...) {
         va_end(ap);
         if (r < 0)
                 return -ENOMEM;
-        return table_push(t, s);
+        r = table_add(t, s);
+        free(s);
+        return r;
 }
 
 size_t table_rows(const Table *t) {

@@ -336,8 +336,12 @@ static int method_new(VfbrokerConnection *c, const char *member, sd_bus_message 
 
 static int call(VfbrokerConnection *c, sd_bus_message *m, sd_bus_message **ret_reply) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
-        const char *member = sd_bus_message_get_member(m);
+        char member[64];
         int r;
+
+        /* A copy: sealing the message on send may move the memory the
+         * member name points into. */
+        snprintf(member, sizeof(member), "%s", strempty(sd_bus_message_get_member(m)));
 
         r = sd_bus_call(c->bus, m, 0, &e, ret_reply);
         if (r < 0)

@@ -22,7 +22,7 @@
 
 #include <vfbroker/vfbroker.h>
 
-#include "config.h"
+#include "build-config.h"
 #include "output.h"
 
 enum {
@@ -190,10 +190,10 @@ static int connect_broker(VfbrokerConnection **ret) {
         return EXIT_CONNECT;
 }
 
-static int print_table(Table *t, const char *what) {
+static int print_table(Table *t, const char *one, const char *many) {
         table_print(t, stdout, arg_legend);
         if (arg_legend)
-                printf("\n%zu %s listed.\n", table_rows(t), what);
+                printf("\n%zu %s listed.\n", table_rows(t), table_rows(t) == 1 ? one : many);
         if (fflush(stdout) != 0)
                 return EXIT_GENERIC;
         return EXIT_OK;
@@ -242,11 +242,11 @@ static int verb_status(VfbrokerConnection *c, char **args) {
                 return finish_json(&j);
         }
 
-        printf("           Socket: %s\n"
-               "          Version: %s\n"
-               "    Physical Fns.: %" PRIu32 " ready\n"
-               "     Virtual Fns.: %" PRIu32 "\n"
-               "           Leases: %" PRIu32 " active\n",
+        printf("            Socket: %s\n"
+               "           Version: %s\n"
+               "Physical functions: %" PRIu32 " ready\n"
+               " Virtual functions: %" PRIu32 "\n"
+               "            Leases: %" PRIu32 " active\n",
                vfbroker_connection_socket_path(c), s->version,
                s->physical_functions, s->virtual_functions, s->leases);
         vfbroker_status_free(s);
@@ -346,7 +346,7 @@ static int verb_list_pfs(VfbrokerConnection *c, char **args) {
                 if (r < 0)
                         goto oom;
         }
-        ret = print_table(t, "PFs");
+        ret = print_table(t, "PF", "PFs");
         goto out;
 oom:
         ret = oom();
@@ -415,7 +415,7 @@ static int verb_list_vfs(VfbrokerConnection *c, char **args) {
                 if (r < 0)
                         goto oom;
         }
-        ret = print_table(t, "VFs");
+        ret = print_table(t, "VF", "VFs");
         goto out;
 oom:
         ret = oom();
@@ -495,7 +495,7 @@ static int verb_list_leases(VfbrokerConnection *c, char **args) {
                 if (r < 0)
                         goto oom;
         }
-        ret = print_table(t, "leases");
+        ret = print_table(t, "lease", "leases");
         goto out;
 oom:
         ret = oom();
@@ -607,7 +607,7 @@ static int verb_list_tenants(VfbrokerConnection *c, char **args) {
                 if (r < 0)
                         goto oom;
         }
-        ret = print_table(t, "tenants");
+        ret = print_table(t, "tenant", "tenants");
         goto out;
 oom:
         ret = oom();
@@ -703,13 +703,21 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret) {
         return 0;
 }
 
-static int verb_set_numvfs(VfbrokerConnection *c, char **args) {
+static int check_set_numvfs(char **args) {
         unsigned long n;
-        int r;
 
         if (parse_uint(args[1], UINT32_MAX, &n) < 0)
                 return usage_error("Invalid VF count '%s': pass a number from 0 to the PF's TotalVFs "
                                    "(see 'vfbrokerctl list-pfs').", args[1]);
+        return EXIT_OK;
+}
+
+static int verb_set_numvfs(VfbrokerConnection *c, char **args) {
+        unsigned long n = 0;
+        int r;
+
+        /* check_set_numvfs() accepted it before we connected. */
+        (void) parse_uint(args[1], UINT32_MAX, &n);
         r = vfbroker_set_num_vfs(c, args[0], (uint32_t) n);
         if (r < 0) {
                 char what[128];
@@ -1076,22 +1084,23 @@ typedef struct Verb {
         const char *sub;       /* for "tenant SUB", else NULL */
         int n_args;            /* exactly this many; -1: CMD... for run */
         unsigned allowed;      /* SEEN_* options it takes */
+        int (*check)(char **args);  /* validates the arguments before connecting */
         int (*run)(VfbrokerConnection *c, char **args);
 } Verb;
 
 static const Verb verbs[] = {
-        { "status",       NULL,         0,  0,           verb_status            },
-        { "list-pfs",     NULL,         0,  0,           verb_list_pfs          },
-        { "list-vfs",     NULL,         0,  0,           verb_list_vfs          },
-        { "list-leases",  NULL,         0,  0,           verb_list_leases       },
-        { "list-tenants", NULL,         0,  0,           verb_list_tenants      },
-        { "tenant",       "create",     1,  SEEN_TENANT, verb_tenant_create     },
-        { "tenant",       "delete",     1,  0,           verb_tenant_delete     },
-        { "tenant",       "rotate",     1,  0,           verb_tenant_rotate     },
-        { "tenant",       "show-token", 1,  0,           verb_tenant_show_token },
-        { "set-numvfs",   NULL,         2,  0,           verb_set_numvfs        },
-        { "release",      NULL,         1,  0,           verb_release           },
-        { "run",          NULL,         -1, SEEN_RUN,    verb_run               },
+        { "status",       NULL,         0,  0,           NULL,             verb_status            },
+        { "list-pfs",     NULL,         0,  0,           NULL,             verb_list_pfs          },
+        { "list-vfs",     NULL,         0,  0,           NULL,             verb_list_vfs          },
+        { "list-leases",  NULL,         0,  0,           NULL,             verb_list_leases       },
+        { "list-tenants", NULL,         0,  0,           NULL,             verb_list_tenants      },
+        { "tenant",       "create",     1,  SEEN_TENANT, NULL,             verb_tenant_create     },
+        { "tenant",       "delete",     1,  0,           NULL,             verb_tenant_delete     },
+        { "tenant",       "rotate",     1,  0,           NULL,             verb_tenant_rotate     },
+        { "tenant",       "show-token", 1,  0,           NULL,             verb_tenant_show_token },
+        { "set-numvfs",   NULL,         2,  0,           check_set_numvfs, verb_set_numvfs        },
+        { "release",      NULL,         1,  0,           NULL,             verb_release           },
+        { "run",          NULL,         -1, SEEN_RUN,    NULL,             verb_run               },
 };
 
 int main(int argc, char **argv) {
@@ -1155,6 +1164,12 @@ int main(int argc, char **argv) {
                         return usage_error("run needs --tenant NAME: the tenant to charge for the VFs.");
                 if (n_rest == 0)
                         return usage_error("run needs a command: vfbrokerctl run --tenant NAME -- CMD [ARGS...].");
+        }
+
+        if (verb->check) {
+                r = verb->check(rest);
+                if (r != EXIT_OK)
+                        return r;
         }
 
         r = connect_broker(&c);
