@@ -77,3 +77,17 @@ static inline const char *strempty(const char *s) {
 static inline const char *strna(const char *s) {
         return s ? s : "n/a";
 }
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+#define mfree_array(p) ((__typeof__(p)) mfree(p))
+
+#include <string.h>
+#define streq(a, b) (strcmp((a), (b)) == 0)
+static inline int streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return streq(a, b);
+}

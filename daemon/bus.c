@@ -1,3 +1,1219 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+/* Bus: org.vfbroker.Broker1 as an sd-bus vtable. Checks every argument before
+ * anything else, asks polkit where the contract says so, then acts through
+ * the Manager and its objects. The only place that knows D-Bus. */
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "build-config.h"
 #include "bus.h"
+#include "client.h"
+#include "config.h"
+#include "lease.h"
+#include "log.h"
+#include "manager.h"
+#include "names.h"
+#include "pci-address.h"
+#include "pf.h"
+#include "polkit.h"
+#include "store.h"
+#include "tenant.h"
+
+#define ACTION_ACQUIRE "org.vfbroker.acquire-vf"
+#define ACTION_MANAGE "org.vfbroker.manage"
+#define ACTION_READ_TOKEN "org.vfbroker.read-token"
+
+/* Limits on what a client may send. */
+#define OPTIONS_MAX 16U
+#define TENANT_IDS_MAX 256U
+#define QUOTA_MAX 4096U
+#define NUMA_NODE_MAX 1024
+
+typedef int (*method_continue_t)(Client *c, sd_bus_message *m, sd_bus_error *error);
+
+struct PendingCall {
+        Client *client;
+        PendingCall *next, *prev;
+        sd_bus_message *message;
+        PolkitQuery *query;
+        method_continue_t cont;
+        char *action;
+        char *tenant;
+};
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+static void audit(int level, Client *c, const char *message_id, const char *action, const char *result,
+                  const char *tenant, const char *vf, const char *lease, const char *format, ...) _printf_(9, 10);
+
+static void audit(int level, Client *c, const char *message_id, const char *action, const char *result,
+                  const char *tenant, const char *vf, const char *lease, const char *format, ...) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(msg, sizeof msg, format, ap);
+        va_end(ap);
+
+        log_audit(level,
+                  &(AuditEvent) {
+                          .message_id = message_id,
+                          .action = action,
+                          .result = result,
+                          .tenant = tenant,
+                          .vf = vf,
+                          .lease = lease,
+                          .uid = c ? (long long) c->identity.uid : -1,
+                          .pid = c ? (long long) c->identity.pid : -1,
+                  },
+                  "%s", msg);
+}
+
+/* Sets a named error and records the refusal. Returns what sd-bus expects from a handler. */
+static int refuse(sd_bus_error *error, Client *c, const char *action, const char *tenant,
+                  const char *name, const char *format, ...) _printf_(6, 7);
+
+static int refuse(sd_bus_error *error, Client *c, const char *action, const char *tenant,
+                  const char *name, const char *format, ...) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(msg, sizeof msg, format, ap);
+        va_end(ap);
+
+        audit(LOG_NOTICE, c, LOG_MESSAGE_ID_REFUSED, action, "refused", tenant, NULL, NULL,
+              "Refused %s for uid %u pid %d: %s", action, (unsigned) c->identity.uid, (int) c->identity.pid, msg);
+        return sd_bus_error_set(error, name, msg);
+}
+
+static int fail(sd_bus_error *error, Client *c, const char *action, const char *tenant, int r,
+                const char *what) {
+        char msg[512];
+
+        snprintf(msg, sizeof msg, "%s: %s", what, strerror(r < 0 ? -r : r));
+        audit(LOG_ERR, c, LOG_MESSAGE_ID_REFUSED, action, "error", tenant, NULL, NULL,
+              "Failed %s for uid %u pid %d: %s", action, (unsigned) c->identity.uid, (int) c->identity.pid, msg);
+        return sd_bus_error_set(error, VFBROKER_ERROR_FAILED, msg);
+}
+
+PendingCall *pending_call_free(PendingCall *pc) {
+        if (!pc)
+                return NULL;
+        if (pc->client) {
+                if (pc->prev)
+                        pc->prev->next = pc->next;
+                else
+                        pc->client->pending = pc->next;
+                if (pc->next)
+                        pc->next->prev = pc->prev;
+                pc->client->calls_in_flight--;
+        }
+        polkit_query_cancel(pc->query);
+        sd_bus_message_unref(pc->message);
+        free(pc->action);
+        free(pc->tenant);
+        free(pc);
+        return NULL;
+}
+
+static void on_polkit_result(int result, const char *message, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        PendingCall *pc = userdata;
+        Client *c = pc->client;
+        int r;
+
+        pc->query = NULL; /* Polkit frees it once the callback returns. */
+
+        if (result > 0) {
+                r = sd_bus_message_rewind(pc->message, true);
+                if (r >= 0)
+                        r = pc->cont(c, pc->message, &error);
+                if (r < 0 && !sd_bus_error_is_set(&error))
+                        (void) fail(&error, c, pc->action, pc->tenant, r, "internal error");
+        } else if (result == 0)
+                (void) refuse(&error, c, pc->action, pc->tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
+                              "polkit does not allow uid %u to do %s%s%s; ask an administrator for a polkit rule",
+                              (unsigned) c->identity.uid, pc->action, message ? ": " : "", strempty(message));
+        else
+                (void) refuse(&error, c, pc->action, pc->tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
+                              "polkit could not be asked (%s), so the request is refused; start polkit.service",
+                              message ? message : strerror(-result));
+
+        if (sd_bus_error_is_set(&error))
+                (void) sd_bus_reply_method_error(pc->message, &error);
+        pending_call_free(pc);
+}
+
+/* Runs cont at once for root (when configured), otherwise once polkit said yes. */
+static int authorize_then(Client *c, sd_bus_message *m, const char *action, const char *tenant,
+                          method_continue_t cont, sd_bus_error *error) {
+        Manager *mgr = c->manager;
+        PendingCall *pc;
+        char *details[] = { (char *) "tenant", (char *) strempty(tenant), NULL };
+        int r;
+
+        if (c->identity.uid == 0 && mgr->config->root_skips_polkit) {
+                /* The handler read the arguments once already; cont reads them again. */
+                r = sd_bus_message_rewind(m, true);
+                if (r < 0)
+                        return r;
+                return cont(c, m, error);
+        }
+
+        if (c->calls_in_flight >= mgr->config->max_calls_per_connection)
+                return refuse(error, c, action, tenant, VFBROKER_ERROR_LIMIT_EXCEEDED,
+                              "this connection already has %u calls in flight (MaxCallsPerConnection=%u); wait for their replies",
+                              c->calls_in_flight, mgr->config->max_calls_per_connection);
+
+        pc = calloc(1, sizeof *pc);
+        if (!pc)
+                return -ENOMEM;
+        pc->client = c;
+        pc->message = sd_bus_message_ref(m);
+        pc->cont = cont;
+        pc->action = strdup(action);
+        pc->tenant = tenant ? strdup(tenant) : NULL;
+        pc->next = c->pending;
+        if (c->pending)
+                c->pending->prev = pc;
+        c->pending = pc;
+        c->calls_in_flight++;
+        if (!pc->action || (tenant && !pc->tenant)) {
+                pending_call_free(pc);
+                return -ENOMEM;
+        }
+
+        r = polkit_check(mgr->polkit, action,
+                         &(PolkitSubject) {
+                                 .pid = c->identity.pid,
+                                 .start_time = c->identity.start_time,
+                                 .uid = c->identity.uid,
+                         },
+                         tenant ? details : NULL, on_polkit_result, pc, &pc->query);
+        if (r < 0) {
+                pending_call_free(pc);
+                return refuse(error, c, action, tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
+                              "polkit could not be asked (%s), so the request is refused; start polkit.service",
+                              strerror(-r));
+        }
+        return 1;
+}
+
+/* ---- argument checks ------------------------------------------------------ */
+
+static int check_tenant_name(sd_bus_error *error, Client *c, const char *action, const char *name) {
+        if (!tenant_name_is_valid(name))
+                return refuse(error, c, action, NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                              "'%.80s' is not a valid tenant name: use 1 to %d characters of A-Z a-z 0-9 _ . - not starting with . or -",
+                              name, TENANT_NAME_MAX);
+        return 0;
+}
+
+static int get_tenant(sd_bus_error *error, Client *c, const char *action, const char *name, StoreTenant **ret) {
+        int r;
+
+        r = check_tenant_name(error, c, action, name);
+        if (r < 0)
+                return r;
+        r = store_tenant_get(c->manager->store, name, ret);
+        if (r == -ENOENT)
+                return refuse(error, c, action, name, VFBROKER_ERROR_UNKNOWN_TENANT,
+                              "no tenant '%s'; list them with 'vfbrokerctl list-tenants'", name);
+        if (r < 0)
+                return fail(error, c, action, name, r, "cannot read the tenant from the store");
+        return 0;
+}
+
+static int refuse_non_member(sd_bus_error *error, Client *c, const char *action, const char *tenant) {
+        return refuse(error, c, action, tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
+                      "uid %u is not one of the users or groups of tenant '%s'; an administrator can add it (Users=/Groups= in its [Tenant] section)",
+                      (unsigned) c->identity.uid, tenant);
+}
+
+typedef struct AcquireOptions {
+        const char *pf;
+        int numa_node;      /* -1: any */
+        char pf_buf[PCI_ADDRESS_MAX];
+} AcquireOptions;
+
+static int read_acquire_options(sd_bus_message *m, sd_bus_error *error, Client *c, AcquireOptions *o) {
+        unsigned n = 0;
+        int r;
+
+        *o = (AcquireOptions) { .numa_node = -1 };
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *key;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (++n > OPTIONS_MAX)
+                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "more than %u options", OPTIONS_MAX);
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "PhysicalFunction")) {
+                        const char *pf;
+
+                        r = sd_bus_message_read(m, "v", "s", &pf);
+                        if (r < 0)
+                                return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                              "option PhysicalFunction must be a string (s)");
+                        if (pci_address_normalize(pf, o->pf_buf) < 0)
+                                return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                              "PhysicalFunction '%.40s' is not a PCI address like 0000:01:00.0", pf);
+                        o->pf = o->pf_buf;
+                } else if (streq(key, "NumaNode")) {
+                        int32_t node;
+
+                        r = sd_bus_message_read(m, "v", "i", &node);
+                        if (r < 0)
+                                return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                              "option NumaNode must be an int32 (i)");
+                        if (node < 0 || node > NUMA_NODE_MAX)
+                                return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                              "NumaNode %d is out of range 0..%d", (int) node, NUMA_NODE_MAX);
+                        o->numa_node = node;
+                } else
+                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "unknown option '%.64s'; AcquireVF knows PhysicalFunction and NumaNode", key);
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(m);
+}
+
+/* ---- AcquireVF ------------------------------------------------------------- */
+
+static bool vf_matches(const Vf *vf, const char *tenant, const AcquireOptions *o, bool dedicated_pass) {
+        const Pf *pf = vf->pf;
+
+        if (pf->state != PF_READY || vf->state != VF_FREE)
+                return false;
+        if (o->pf && !streq(pf->address, o->pf))
+                return false;
+        if (o->numa_node >= 0 && vf->numa_node != o->numa_node)
+                return false;
+        if (dedicated_pass)
+                return pf->mode == PF_MODE_DEDICATED && streq_ptr(pf->tenant, tenant);
+        return pf->mode == PF_MODE_POOL;
+}
+
+static int acquire_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+        Manager *mgr = c->manager;
+        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+        _cleanup_(lease_freep) Lease *lease = NULL;
+        VfioVfFds fds = VFIO_VF_FDS_NULL;
+        AcquireOptions o;
+        const char *tenant;
+        unsigned held;
+        Vf *vf = NULL;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &tenant);
+        if (r < 0)
+                return r;
+        r = read_acquire_options(m, error, c, &o);
+        if (r < 0)
+                return r;
+
+        /* The tenant may have changed while polkit was asked. */
+        r = get_tenant(error, c, "acquire", tenant, &t);
+        if (r < 0)
+                return r;
+        if (!tenant_admits(t, &c->identity))
+                return refuse_non_member(error, c, "acquire", tenant);
+
+        held = manager_count_active_leases(mgr, tenant);
+        if (held >= t->quota)
+                return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_QUOTA_EXCEEDED,
+                              "tenant '%s' holds %u of %u VFs; release one (vfbrokerctl release LEASE) or raise its quota",
+                              tenant, held, t->quota);
+
+        /* A tenant's dedicated PFs first, then the shared pool. Several tries:
+         * a VF whose group turns out busy is set draining and skipped. */
+        for (int pass = 0; pass < 2 && !vf; pass++)
+                for (size_t i = 0; i < mgr->n_pfs && !vf; i++) {
+                        Pf *pf = mgr->pfs[i];
+
+                        for (unsigned j = 0; j < pf->n_vfs && !vf; j++) {
+                                Vf *cand = &pf->vfs[j];
+                                Token token;
+
+                                if (!vf_matches(cand, tenant, &o, pass == 0))
+                                        continue;
+                                r = pf_get_token(pf, &token);
+                                if (r < 0)
+                                        return fail(error, c, "acquire", tenant, r, "cannot read the VF token");
+                                r = vfio_open_vf(mgr->vfio, cand->iommu_group, cand->address, &token, &fds);
+                                if (r == -EBUSY) {
+                                        log_warning("VF %s is held by somebody outside any lease; draining it.", cand->address);
+                                        cand->state = VF_DRAINING;
+                                        manager_schedule_drain_check(mgr);
+                                        continue;
+                                }
+                                if (r < 0) {
+                                        log_error_errno(r, "Cannot open VF %s (group %u): %s; marking it broken.",
+                                                        cand->address, cand->iommu_group, STRERROR(r));
+                                        cand->state = VF_BROKEN;
+                                        continue;
+                                }
+                                vf = cand;
+                        }
+                }
+
+        if (!vf)
+                return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_NO_FREE_VF,
+                              "no free VF%s%s%s for tenant '%s'; see 'vfbrokerctl list-vfs' and try again once one is released",
+                              o.pf ? " on " : "", o.pf ? o.pf : "", o.numa_node >= 0 ? " on that NUMA node" : "", tenant);
+
+        r = lease_new(mgr, vf, tenant, c->identity.uid, c->identity.pid, c->identity.start_time,
+                      now_realtime_usec(), NULL, &lease);
+        if (r >= 0)
+                r = lease_watch_holder(lease);
+        if (r >= 0) {
+                StoreLease sl = {
+                        .id = lease->id,
+                        .tenant = lease->tenant,
+                        .uid = lease->uid,
+                        .pid = lease->pid,
+                        .pid_start_time = lease->pid_start_time,
+                        .created_usec = lease->created_usec,
+                };
+                snprintf(sl.vf, sizeof sl.vf, "%s", vf->address);
+                snprintf(sl.pf, sizeof sl.pf, "%s", vf->pf->address);
+                r = store_lease_add(mgr->store, &sl);
+        }
+        if (r < 0) {
+                vfio_vf_fds_close(&fds);
+                /* Our own fds were just open: the group is busy until they are gone. */
+                vf->state = VF_DRAINING;
+                manager_schedule_drain_check(mgr);
+                if (r == -ESRCH)
+                        return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_FAILED,
+                                      "the calling process exited before the VF could be leased");
+                return fail(error, c, "acquire", tenant, r, "cannot record the lease");
+        }
+
+        r = sd_bus_reply_method_return(m, "ssuhhh", lease->id, vf->address, vf->iommu_group,
+                                       fds.container, fds.group, fds.device);
+        vfio_vf_fds_close(&fds);
+        if (r < 0) {
+                /* The client is gone or the reply could not be built: undo. */
+                log_warning_errno(r, "Cannot send the lease reply for VF %s: %s; ending the lease.", vf->address, STRERROR(r));
+                vf->lease = TAKE_PTR(lease);
+                vf->state = VF_LEASED;
+                manager_end_lease(mgr, vf->lease, "reply failed");
+                return 0;
+        }
+
+        audit(LOG_INFO, c, LOG_MESSAGE_ID_GRANTED, "acquire", "granted", tenant, vf->address, lease->id,
+              "Leased VF %s (group %u) to uid %u pid %d for tenant '%s', lease %s.",
+              vf->address, vf->iommu_group, (unsigned) c->identity.uid, (int) c->identity.pid, tenant, lease->id);
+        vf->state = VF_LEASED;
+        vf->lease = TAKE_PTR(lease);
+        manager_update_status(mgr);
+        return 0;
+}
+
+static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+        AcquireOptions o;
+        const char *tenant;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &tenant);
+        if (r < 0)
+                return r;
+        r = read_acquire_options(m, error, c, &o);
+        if (r < 0)
+                return r;
+        r = get_tenant(error, c, "acquire", tenant, &t);
+        if (r < 0)
+                return r;
+        if (!tenant_admits(t, &c->identity))
+                return refuse_non_member(error, c, "acquire", tenant);
+        if (o.pf && !manager_find_pf(c->manager, o.pf))
+                return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_UNKNOWN_PF,
+                              "the broker owns no PF %s; see 'vfbrokerctl list-pfs'", o.pf);
+
+        return authorize_then(c, m, ACTION_ACQUIRE, tenant, acquire_continue, error);
+}
+
+/* ---- ReleaseVF -------------------------------------------------------------- */
+
+static Lease *find_active_lease(Manager *mgr, const char *id) {
+        for (size_t i = 0; i < mgr->n_pfs; i++)
+                for (unsigned j = 0; j < mgr->pfs[i]->n_vfs; j++) {
+                        Lease *l = mgr->pfs[i]->vfs[j].lease;
+
+                        if (l && l->active && streq(l->id, id))
+                                return l;
+                }
+        return NULL;
+}
+
+static int release_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_free_ char *vf = NULL, *tenant = NULL;
+        const char *id;
+        Lease *l;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        l = find_active_lease(c->manager, id);
+        if (!l)
+                return refuse(error, c, "release", NULL, VFBROKER_ERROR_UNKNOWN_LEASE,
+                              "no active lease '%s'; it may have ended already (see 'vfbrokerctl list-leases')", id);
+
+        vf = strdup(l->vf->address);
+        tenant = strdup(l->tenant);
+        if (!vf || !tenant)
+                return -ENOMEM;
+
+        manager_end_lease(c->manager, l, "released");
+        audit(LOG_INFO, c, LOG_MESSAGE_ID_RELEASED, "release", "granted", tenant, vf, id,
+              "Lease %s of VF %s released by uid %u.", id, vf, (unsigned) c->identity.uid);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_release_vf(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        const char *id;
+        Lease *l;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        if (!lease_id_is_valid(id))
+                return refuse(error, c, "release", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                              "'%.40s' is not a lease id (32 hex characters, as AcquireVF returned it)", id);
+        l = find_active_lease(c->manager, id);
+        if (!l)
+                return refuse(error, c, "release", NULL, VFBROKER_ERROR_UNKNOWN_LEASE,
+                              "no active lease '%s'; it may have ended already (see 'vfbrokerctl list-leases')", id);
+
+        /* The holder's own uid may end its lease; anybody else manages. */
+        if (l->uid == c->identity.uid) {
+                r = sd_bus_message_rewind(m, true);
+                if (r < 0)
+                        return r;
+                return release_continue(c, m, error);
+        }
+        return authorize_then(c, m, ACTION_MANAGE, l->tenant, release_continue, error);
+}
+
+/* ---- tenants ----------------------------------------------------------------- */
+
+typedef struct TenantOptions {
+        uid_t uids[TENANT_IDS_MAX];
+        size_t n_uids;
+        gid_t gids[TENANT_IDS_MAX];
+        size_t n_gids;
+        unsigned quota;
+} TenantOptions;
+
+static int read_id_array(sd_bus_message *m, uint32_t *out, size_t *ret_n) {
+        const void *data;
+        size_t size;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', "au");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(m, 'u', &data, &size);
+        if (r < 0)
+                return r;
+        if (size / sizeof(uint32_t) > TENANT_IDS_MAX)
+                return -E2BIG;
+        memcpy(out, data, size);
+        *ret_n = size / sizeof(uint32_t);
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_tenant_options(sd_bus_message *m, sd_bus_error *error, Client *c, TenantOptions *o) {
+        unsigned n = 0;
+        int r;
+
+        o->n_uids = o->n_gids = 0;
+        o->quota = c->manager->config->default_quota;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *key;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (++n > OPTIONS_MAX)
+                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "more than %u options", OPTIONS_MAX);
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "Uids") || streq(key, "Gids")) {
+                        bool u = streq(key, "Uids");
+                        uint32_t ids[TENANT_IDS_MAX];
+                        size_t k;
+
+                        r = read_id_array(m, ids, &k);
+                        if (r == -E2BIG)
+                                return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                              "%s has more than %u entries", key, TENANT_IDS_MAX);
+                        if (r < 0)
+                                return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                              "option %s must be an array of uint32 (au)", key);
+                        for (size_t i = 0; i < k; i++) {
+                                if (ids[i] == (uint32_t) -1)
+                                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                                      "%s contains the invalid id 4294967295", key);
+                                if (u)
+                                        o->uids[i] = ids[i];
+                                else
+                                        o->gids[i] = ids[i];
+                        }
+                        if (u)
+                                o->n_uids = k;
+                        else
+                                o->n_gids = k;
+                } else if (streq(key, "Quota")) {
+                        uint32_t q;
+
+                        r = sd_bus_message_read(m, "v", "u", &q);
+                        if (r < 0)
+                                return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                              "option Quota must be a uint32 (u)");
+                        if (q < 1 || q > QUOTA_MAX)
+                                return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                              "Quota %u is out of range 1..%u", q, QUOTA_MAX);
+                        o->quota = q;
+                } else
+                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "unknown option '%.64s'; CreateTenant knows Uids, Gids and Quota", key);
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(m);
+}
+
+static int create_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+        Manager *mgr = c->manager;
+        TenantOptions o;
+        const char *name;
+        StoreTenant t = { .quota = 0 };
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = read_tenant_options(m, error, c, &o);
+        if (r < 0)
+                return r;
+
+        t.name = (char *) name;
+        t.quota = o.quota;
+        t.uids = o.uids;
+        t.n_uids = o.n_uids;
+        t.gids = o.gids;
+        t.n_gids = o.n_gids;
+        t.created_usec = now_realtime_usec();
+        r = token_generate(&t.token);
+        if (r < 0)
+                return fail(error, c, "create-tenant", name, r, "cannot generate a token");
+
+        r = store_tenant_add(mgr->store, &t);
+        if (r == -EEXIST)
+                return refuse(error, c, "create-tenant", name, VFBROKER_ERROR_EXISTS,
+                              "tenant '%s' exists already", name);
+        if (r < 0)
+                return fail(error, c, "create-tenant", name, r, "cannot store the tenant");
+
+        audit(LOG_INFO, c, LOG_MESSAGE_ID_TENANT, "create-tenant", "granted", name, NULL, NULL,
+              "Tenant '%s' created by uid %u (quota %u, %zu users, %zu groups).",
+              name, (unsigned) c->identity.uid, o.quota, o.n_uids, o.n_gids);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_create_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        Manager *mgr = c->manager;
+        _cleanup_(store_tenant_freep) StoreTenant *existing = NULL;
+        TenantOptions o;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = check_tenant_name(error, c, "create-tenant", name);
+        if (r < 0)
+                return r;
+        r = read_tenant_options(m, error, c, &o);
+        if (r < 0)
+                return r;
+        if (store_tenant_get(mgr->store, name, &existing) >= 0)
+                return refuse(error, c, "create-tenant", name, VFBROKER_ERROR_EXISTS,
+                              "tenant '%s' exists already", name);
+
+        StoreTenant **all = NULL;
+        size_t n = 0;
+        r = store_tenant_list(mgr->store, &all, &n);
+        if (r < 0)
+                return fail(error, c, "create-tenant", name, r, "cannot list tenants");
+        store_tenant_list_free(all, n);
+        if (n >= mgr->config->max_tenants)
+                return refuse(error, c, "create-tenant", name, VFBROKER_ERROR_LIMIT_EXCEEDED,
+                              "there are %zu tenants already (MaxTenants=%u); delete one first", n, mgr->config->max_tenants);
+
+        return authorize_then(c, m, ACTION_MANAGE, name, create_tenant_continue, error);
+}
+
+static const Pf *tenant_dedicated_pf(Manager *mgr, const char *tenant) {
+        for (size_t i = 0; i < mgr->n_pfs; i++)
+                if (mgr->pfs[i]->mode == PF_MODE_DEDICATED && streq_ptr(mgr->pfs[i]->tenant, tenant))
+                        return mgr->pfs[i];
+        return NULL;
+}
+
+/* Why a tenant may not be deleted now, or 0. */
+static int check_tenant_deletable(sd_bus_error *error, Client *c, const StoreTenant *t) {
+        Manager *mgr = c->manager;
+        const Pf *pf;
+        unsigned held;
+
+        if (t->from_config)
+                return refuse(error, c, "delete-tenant", t->name, VFBROKER_ERROR_BUSY,
+                              "tenant '%s' is defined in the configuration; remove its [Tenant] section there and restart vfbroker",
+                              t->name);
+        pf = tenant_dedicated_pf(mgr, t->name);
+        if (pf)
+                return refuse(error, c, "delete-tenant", t->name, VFBROKER_ERROR_BUSY,
+                              "PF %s is dedicated to tenant '%s'; change its configuration first", pf->address, t->name);
+        held = manager_count_active_leases(mgr, t->name);
+        if (held > 0)
+                return refuse(error, c, "delete-tenant", t->name, VFBROKER_ERROR_BUSY,
+                              "tenant '%s' holds %u leases; release them first (vfbrokerctl list-leases)", t->name, held);
+        return 0;
+}
+
+static int read_no_options(sd_bus_message *m, sd_bus_error *error, Client *c, const char *action) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(m, 'e', "sv");
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                const char *key = NULL;
+
+                (void) sd_bus_message_read(m, "s", &key);
+                return refuse(error, c, action, NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                              "unknown option '%.64s'; no options are defined", strna(key));
+        }
+        return sd_bus_message_exit_container(m);
+}
+
+static int delete_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = get_tenant(error, c, "delete-tenant", name, &t);
+        if (r < 0)
+                return r;
+        r = check_tenant_deletable(error, c, t);
+        if (r < 0)
+                return r;
+        r = store_tenant_remove(c->manager->store, name);
+        if (r == -EBUSY)
+                return refuse(error, c, "delete-tenant", name, VFBROKER_ERROR_BUSY,
+                              "tenant '%s' still has leases in the store; release them first", name);
+        if (r < 0)
+                return fail(error, c, "delete-tenant", name, r, "cannot delete the tenant");
+
+        audit(LOG_INFO, c, LOG_MESSAGE_ID_TENANT, "delete-tenant", "granted", name, NULL, NULL,
+              "Tenant '%s' deleted by uid %u.", name, (unsigned) c->identity.uid);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_delete_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = read_no_options(m, error, c, "delete-tenant");
+        if (r < 0)
+                return r;
+        r = get_tenant(error, c, "delete-tenant", name, &t);
+        if (r < 0)
+                return r;
+        r = check_tenant_deletable(error, c, t);
+        if (r < 0)
+                return r;
+        return authorize_then(c, m, ACTION_MANAGE, name, delete_tenant_continue, error);
+}
+
+static int rotate_token_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+        Manager *mgr = c->manager;
+        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+        const char *name;
+        Token token;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = get_tenant(error, c, "rotate-token", name, &t);
+        if (r < 0)
+                return r;
+        r = token_generate(&token);
+        if (r < 0)
+                return fail(error, c, "rotate-token", name, r, "cannot generate a token");
+        r = store_tenant_set_token(mgr->store, name, &token);
+        if (r < 0)
+                return fail(error, c, "rotate-token", name, r, "cannot store the new token");
+
+        /* Dedicated PFs carry the tenant's token in the kernel: change it there too. */
+        for (size_t i = 0; i < mgr->n_pfs; i++) {
+                Pf *pf = mgr->pfs[i];
+
+                if (pf->state != PF_READY || pf->mode != PF_MODE_DEDICATED || !streq_ptr(pf->tenant, name))
+                        continue;
+                r = pf_apply_token(pf);
+                if (r < 0)
+                        return fail(error, c, "rotate-token", name, r, "the new token is stored but the kernel refused it");
+        }
+
+        audit(LOG_NOTICE, c, LOG_MESSAGE_ID_TOKEN_ROTATED, "rotate-token", "granted", name, NULL, NULL,
+              "Token of tenant '%s' rotated by uid %u.", name, (unsigned) c->identity.uid);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_rotate_token(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = get_tenant(error, c, "rotate-token", name, &t);
+        if (r < 0)
+                return r;
+        return authorize_then(c, m, ACTION_MANAGE, name, rotate_token_continue, error);
+}
+
+static int get_token_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+        char buf[TOKEN_STRING_MAX];
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = get_tenant(error, c, "read-token", name, &t);
+        if (r < 0)
+                return r;
+        if (!tenant_admits(t, &c->identity))
+                return refuse_non_member(error, c, "read-token", name);
+        if (!tenant_dedicated_pf(c->manager, name))
+                return refuse(error, c, "read-token", name, VFBROKER_ERROR_NOT_SUPPORTED,
+                              "no PF is dedicated to tenant '%s', so its token opens nothing; use AcquireVF (vfbrokerctl run)", name);
+
+        audit(LOG_NOTICE, c, LOG_MESSAGE_ID_GRANTED, "read-token", "granted", name, NULL, NULL,
+              "Token of tenant '%s' read by uid %u.", name, (unsigned) c->identity.uid);
+        return sd_bus_reply_method_return(m, "s", token_to_string(&t->token, buf));
+}
+
+static int method_get_tenant_token(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = get_tenant(error, c, "read-token", name, &t);
+        if (r < 0)
+                return r;
+        if (!tenant_admits(t, &c->identity))
+                return refuse_non_member(error, c, "read-token", name);
+        if (!tenant_dedicated_pf(c->manager, name))
+                return refuse(error, c, "read-token", name, VFBROKER_ERROR_NOT_SUPPORTED,
+                              "no PF is dedicated to tenant '%s', so its token opens nothing; use AcquireVF (vfbrokerctl run)", name);
+        return authorize_then(c, m, ACTION_READ_TOKEN, name, get_token_continue, error);
+}
+
+/* ---- SetNumVFs ------------------------------------------------------------------ */
+
+static int read_set_num_vfs(sd_bus_message *m, sd_bus_error *error, Client *c, Pf **ret_pf, unsigned *ret_n) {
+        char address[PCI_ADDRESS_MAX];
+        const char *s;
+        uint32_t n;
+        Pf *pf;
+        int r;
+
+        r = sd_bus_message_read(m, "su", &s, &n);
+        if (r < 0)
+                return r;
+        if (pci_address_normalize(s, address) < 0)
+                return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                              "'%.40s' is not a PCI address like 0000:01:00.0", s);
+        pf = manager_find_pf(c->manager, address);
+        if (!pf)
+                return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_UNKNOWN_PF,
+                              "the broker owns no PF %s; see 'vfbrokerctl list-pfs'", address);
+        if (pf->state != PF_READY)
+                return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_FAILED,
+                              "PF %s is broken (%s); fix that and restart vfbroker", address, strna(pf->reason));
+        if (n > pf->total_vfs)
+                return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                              "PF %s supports at most %u VFs (sriov_totalvfs)", address, pf->total_vfs);
+        for (unsigned i = 0; i < pf->n_vfs; i++)
+                if (pf->vfs[i].state == VF_LEASED || pf->vfs[i].state == VF_DRAINING)
+                        return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_BUSY,
+                                      "VF %s of PF %s is %s; wait until every VF of it is free",
+                                      pf->vfs[i].address, address, vf_state_to_string(pf->vfs[i].state));
+        *ret_pf = pf;
+        *ret_n = n;
+        return 0;
+}
+
+static int set_num_vfs_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+        unsigned n;
+        Pf *pf;
+        int r;
+
+        r = read_set_num_vfs(m, error, c, &pf, &n);
+        if (r < 0)
+                return r;
+        r = pf_set_num_vfs(pf, n);
+        if (r == -EBUSY)
+                return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_BUSY,
+                              "a VF of PF %s is still held by some process; wait until it is closed", pf->address);
+        if (r < 0)
+                return fail(error, c, "set-numvfs", NULL, r, "cannot change sriov_numvfs");
+
+        audit(LOG_NOTICE, c, LOG_MESSAGE_ID_PF_STATE, "set-numvfs", "granted", NULL, pf->address, NULL,
+              "PF %s now has %u VFs (set by uid %u).", pf->address, pf->n_vfs, (unsigned) c->identity.uid);
+        manager_update_status(c->manager);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        unsigned n;
+        Pf *pf;
+        int r;
+
+        r = read_set_num_vfs(m, error, c, &pf, &n);
+        if (r < 0)
+                return r;
+        return authorize_then(c, m, ACTION_MANAGE, NULL, set_num_vfs_continue, error);
+}
+
+/* ---- listings --------------------------------------------------------------------- */
+
+static int method_list_pfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *mgr = ((Client *) userdata)->manager;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < mgr->n_pfs; i++) {
+                Pf *pf = mgr->pfs[i];
+
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
+                                          "Address", "s", pf->address,
+                                          "Interface", "s", strempty(pf->interface),
+                                          "Driver", "s", strempty(pf->driver),
+                                          "Mode", "s", pf_mode_to_string(pf->mode),
+                                          "Tenant", "s", strempty(pf->tenant),
+                                          "State", "s", pf->state == PF_READY ? "ready" : "broken",
+                                          "Reason", "s", strempty(pf->reason),
+                                          "NumVFs", "u", pf->n_vfs,
+                                          "TotalVFs", "u", pf->total_vfs,
+                                          "FreeVFs", "u", pf_count_vfs(pf, VF_FREE));
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "{sv}", "Features", "as", 0);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list_vfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *mgr = ((Client *) userdata)->manager;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < mgr->n_pfs; i++)
+                for (unsigned j = 0; j < mgr->pfs[i]->n_vfs; j++) {
+                        Vf *vf = &mgr->pfs[i]->vfs[j];
+
+                        r = sd_bus_message_append(reply, "a{sv}", 8,
+                                                  "Address", "s", vf->address,
+                                                  "PhysicalFunction", "s", vf->pf->address,
+                                                  "Index", "u", vf->index,
+                                                  "IommuGroup", "u", vf->iommu_group,
+                                                  "NumaNode", "i", vf->numa_node,
+                                                  "State", "s", vf_state_to_string(vf->state),
+                                                  "Lease", "s", vf->lease && vf->lease->active ? vf->lease->id : "",
+                                                  "Tenant", "s", vf->lease ? vf->lease->tenant : "");
+                        if (r < 0)
+                                return r;
+                }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *mgr = ((Client *) userdata)->manager;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < mgr->n_pfs; i++)
+                for (unsigned j = 0; j < mgr->pfs[i]->n_vfs; j++) {
+                        Vf *vf = &mgr->pfs[i]->vfs[j];
+                        Lease *l = vf->lease;
+
+                        if (!l)
+                                continue;
+                        r = sd_bus_message_append(reply, "a{sv}", 8,
+                                                  "Id", "s", l->id,
+                                                  "VirtualFunction", "s", vf->address,
+                                                  "PhysicalFunction", "s", vf->pf->address,
+                                                  "Tenant", "s", l->tenant,
+                                                  "Uid", "u", (uint32_t) l->uid,
+                                                  "Pid", "u", (uint32_t) l->pid,
+                                                  "Created", "t", l->created_usec,
+                                                  "State", "s", l->active ? "active" : "ended");
+                        if (r < 0)
+                                return r;
+                }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_ids(sd_bus_message *reply, const char *key, const uint32_t *ids, size_t n) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "s", key);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'v', "au");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(reply, 'u', ids, n * sizeof(uint32_t));
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_list_tenants(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        Manager *mgr = c->manager;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        StoreTenant **tenants = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_tenant_list(mgr->store, &tenants, &n);
+        if (r < 0)
+                return fail(error, c, "list-tenants", NULL, r, "cannot list tenants");
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                goto finish;
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                goto finish;
+        for (size_t i = 0; i < n; i++) {
+                StoreTenant *t = tenants[i];
+
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+                if (r < 0)
+                        goto finish;
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}",
+                                          "Name", "s", t->name,
+                                          "Quota", "u", t->quota,
+                                          "Leases", "u", manager_count_active_leases(mgr, t->name),
+                                          "FromConfig", "b", (int) t->from_config);
+                if (r < 0)
+                        goto finish;
+                r = append_ids(reply, "Uids", (const uint32_t *) t->uids, t->n_uids);
+                if (r < 0)
+                        goto finish;
+                r = append_ids(reply, "Gids", (const uint32_t *) t->gids, t->n_gids);
+                if (r < 0)
+                        goto finish;
+                r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        goto finish;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                goto finish;
+        r = sd_bus_send(NULL, reply, NULL);
+finish:
+        store_tenant_list_free(tenants, n);
+        return r;
+}
+
+/* ---- properties ------------------------------------------------------------------- */
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int property_get_count(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *mgr = ((Client *) userdata)->manager;
+        uint32_t n = 0;
+
+        if (streq(property, "Leases"))
+                n = manager_count_active_leases(mgr, NULL);
+        else
+                for (size_t i = 0; i < mgr->n_pfs; i++) {
+                        if (mgr->pfs[i]->state != PF_READY)
+                                continue;
+                        n += streq(property, "PhysicalFunctions") ? 1 : mgr->pfs[i]->n_vfs;
+                }
+        return sd_bus_message_append(reply, "u", n);
+}
+
+static const sd_bus_vtable broker_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("PhysicalFunctions", "u", property_get_count, 0, 0),
+        SD_BUS_PROPERTY("VirtualFunctions", "u", property_get_count, 0, 0),
+        SD_BUS_PROPERTY("Leases", "u", property_get_count, 0, 0),
+        SD_BUS_METHOD_WITH_ARGS("ListPhysicalFunctions", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("aa{sv}", pfs), method_list_pfs, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListVirtualFunctions", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("aa{sv}", vfs), method_list_vfs, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListLeases", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("aa{sv}", leases), method_list_leases, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListTenants", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("aa{sv}", tenants), method_list_tenants, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AcquireVF",
+                                SD_BUS_ARGS("s", tenant, "a{sv}", options),
+                                SD_BUS_RESULT("s", lease, "s", address, "u", iommu_group,
+                                              "h", container, "h", group, "h", device),
+                                method_acquire_vf, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseVF", SD_BUS_ARGS("s", lease), SD_BUS_NO_RESULT,
+                                method_release_vf, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateTenant", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_create_tenant, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteTenant", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_delete_tenant, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RotateToken", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                method_rotate_token, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetTenantToken", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", token),
+                                method_get_tenant_token, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetNumVFs", SD_BUS_ARGS("s", pf, "u", count), SD_BUS_NO_RESULT,
+                                method_set_num_vfs, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* busctl and other bus clients send Hello first; a peer-to-peer server answers
+ * it with a made-up unique name so they work against the socket directly. */
+static int method_hello(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        char name[32];
+
+        snprintf(name, sizeof name, ":1.%" PRIu64, c->id);
+        return sd_bus_reply_method_return(m, "s", name);
+}
+
+static const sd_bus_vtable dbus_shim_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Hello", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", unique_name), method_hello, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_add_client_objects(Client *c) {
+        int r;
+
+        r = sd_bus_add_object_vtable(c->bus, NULL, VFBROKER_OBJECT_PATH, VFBROKER_INTERFACE, broker_vtable, c);
+        if (r < 0)
+                return r;
+        return sd_bus_add_object_vtable(c->bus, NULL, "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                        dbus_shim_vtable, c);
+}

@@ -3,6 +3,8 @@
  * systemd, to stderr when run by hand. Audit events carry a MESSAGE_ID. */
 #pragma once
 
+#include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -37,6 +39,9 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_notice_errno(error, ...) log_full_errno(LOG_NOTICE, (error), __VA_ARGS__)
 #define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
 #define log_error_errno(error, ...) log_full_errno(LOG_ERR, (error), __VA_ARGS__)
+
+/* -Wpedantic rejects %m, so messages say "%s" with STRERROR(r) instead. */
+#define STRERROR(r) strerror(abs(r))
 
 #define log_oom() log_error_errno(-ENOMEM, "Out of memory.")
 

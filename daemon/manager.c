@@ -1,3 +1,574 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+/* Manager: start-up (configuration, store, PFs, leases from the last run,
+ * socket, sandbox), the accept loop, lease endings and the draining timer. */
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+
+#include "build-config.h"
+#include "bus.h"
+#include "log.h"
 #include "manager.h"
+#include "sandbox.h"
+#include "strv.h"
+
+#define DRAIN_CHECK_INTERVAL_USEC (200ULL * 1000)
+#define LISTEN_BACKLOG 64
+
+int manager_new(const ManagerOptions *options, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        m->options = *options;
+        m->listen_fd = -EBADF;
+        m->under_systemd = !!getenv("NOTIFY_SOCKET");
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        while (m->clients)
+                client_free(m->clients);
+        for (size_t i = 0; i < m->n_pfs; i++)
+                pf_free(m->pfs[i]);
+        free(m->pfs);
+
+        sd_event_source_disable_unref(m->listen_source);
+        sd_event_source_disable_unref(m->drain_timer);
+        sd_event_source_disable_unref(m->sigterm_source);
+        sd_event_source_disable_unref(m->sigint_source);
+        if (m->listen_fd_owned_path && m->options.listen_path)
+                (void) unlink(m->options.listen_path);
+        safe_close(m->listen_fd);
+
+        polkit_free(m->polkit);
+        vfio_free(m->vfio);
+        sysfs_free(m->sysfs);
+        store_free(m->store);
+        config_free(m->config);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+Pf *manager_find_pf(Manager *m, const char *address) {
+        for (size_t i = 0; i < m->n_pfs; i++)
+                if (streq(m->pfs[i]->address, address))
+                        return m->pfs[i];
+        return NULL;
+}
+
+Vf *manager_find_vf(Manager *m, const char *address) {
+        for (size_t i = 0; i < m->n_pfs; i++)
+                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++)
+                        if (streq(m->pfs[i]->vfs[j].address, address))
+                                return &m->pfs[i]->vfs[j];
+        return NULL;
+}
+
+unsigned manager_count_active_leases(Manager *m, const char *tenant) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < m->n_pfs; i++)
+                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
+                        Lease *l = m->pfs[i]->vfs[j].lease;
+
+                        if (l && l->active && (!tenant || streq(l->tenant, tenant)))
+                                n++;
+                }
+        return n;
+}
+
+void manager_update_status(Manager *m) {
+        unsigned pfs = 0, broken = 0, vfs = 0, free_vfs = 0;
+
+        if (!m->under_systemd)
+                return;
+        for (size_t i = 0; i < m->n_pfs; i++) {
+                if (m->pfs[i]->state != PF_READY) {
+                        broken++;
+                        continue;
+                }
+                pfs++;
+                vfs += m->pfs[i]->n_vfs;
+                free_vfs += pf_count_vfs(m->pfs[i], VF_FREE);
+        }
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%u PFs (%u broken), %u VFs (%u free), %u leases, %u clients",
+                          pfs, broken, vfs, free_vfs, manager_count_active_leases(m, NULL), m->n_clients);
+}
+
+int manager_store_pf_fd(Manager *m, Pf *pf) {
+        char name[64];
+
+        if (!m->under_systemd || pf->device_fd < 0)
+                return 0;
+
+        /* ':' separates names in $LISTEN_FDNAMES, so the BDF is written with '-'. */
+        snprintf(name, sizeof name, "FDSTORE=1\nFDNAME=pf-%s", pf->address);
+        for (char *p = name + strlen("FDSTORE=1\nFDNAME=pf-"); *p; p++)
+                if (*p == ':')
+                        *p = '-';
+        return sd_pid_notify_with_fds(0, false, name, &pf->device_fd, 1);
+}
+
+/* ---- draining ---------------------------------------------------------------- */
+
+static int on_drain_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        bool still_draining = false, changed = false;
+
+        for (size_t i = 0; i < m->n_pfs; i++)
+                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
+                        Vf *vf = &m->pfs[i]->vfs[j];
+
+                        if (vf->state != VF_DRAINING)
+                                continue;
+                        if (vf_refresh_draining(vf) > 0)
+                                changed = true;
+                        else
+                                still_draining = true;
+                }
+
+        if (changed)
+                manager_update_status(m);
+        if (still_draining)
+                return sd_event_source_set_time_relative(s, DRAIN_CHECK_INTERVAL_USEC) < 0 ? 0 :
+                       sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+}
+
+void manager_schedule_drain_check(Manager *m) {
+        int r;
+
+        if (!m->drain_timer) {
+                r = sd_event_add_time_relative(m->event, &m->drain_timer, CLOCK_MONOTONIC,
+                                               DRAIN_CHECK_INTERVAL_USEC, 0, on_drain_timer, m);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot arm the draining timer: %s", STRERROR(r));
+                        return;
+                }
+                (void) sd_event_source_set_description(m->drain_timer, "drain-check");
+                return;
+        }
+        if (sd_event_source_get_enabled(m->drain_timer, NULL) > 0)
+                return;
+        (void) sd_event_source_set_time_relative(m->drain_timer, DRAIN_CHECK_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(m->drain_timer, SD_EVENT_ONESHOT);
+}
+
+void manager_end_lease(Manager *m, Lease *l, const char *why) {
+        Vf *vf = l->vf;
+        int r;
+
+        if (!l->active)
+                return;
+
+        r = store_lease_remove(m->store, l->id);
+        if (r < 0 && r != -ENOENT)
+                log_error_errno(r, "Cannot remove lease %s from the store: %s; it will be re-checked at the next start.", l->id, STRERROR(r));
+
+        l->active = false;
+        l->pidfd_source = sd_event_source_disable_unref(l->pidfd_source);
+        l->pidfd = safe_close(l->pidfd);
+
+        log_audit(LOG_INFO,
+                  &(AuditEvent) {
+                          .message_id = LOG_MESSAGE_ID_RELEASED,
+                          .action = "end-lease",
+                          .result = why,
+                          .tenant = l->tenant,
+                          .vf = vf->address,
+                          .lease = l->id,
+                          .uid = l->uid,
+                          .pid = l->pid,
+                  },
+                  "Lease %s of VF %s for tenant '%s' ended: %s.", l->id, vf->address, l->tenant, why);
+
+        vf->state = VF_DRAINING;
+        /* Often the holder closed everything already: check at once. */
+        if (vf_refresh_draining(vf) <= 0)
+                manager_schedule_drain_check(m);
+        manager_update_status(m);
+}
+
+/* ---- start-up ------------------------------------------------------------------ */
+
+static int manager_sync_config_tenants(Manager *m) {
+        for (size_t i = 0; i < m->config->n_tenants; i++) {
+                const ConfigTenant *ct = &m->config->tenants[i];
+                StoreTenant t = {
+                        .name = ct->name,
+                        .quota = ct->quota,
+                        .uids = ct->uids,
+                        .n_uids = ct->n_uids,
+                        .gids = ct->gids,
+                        .n_gids = ct->n_gids,
+                        .from_config = true,
+                };
+                int r;
+
+                r = store_tenant_update_rules(m->store, &t);
+                if (r == -ENOENT) {
+                        struct timespec ts;
+
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        t.created_usec = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+                        r = token_generate(&t.token);
+                        if (r < 0)
+                                return log_error_errno(r, "Cannot generate a token for tenant '%s': %s", ct->name, STRERROR(r));
+                        r = store_tenant_add(m->store, &t);
+                        if (r >= 0)
+                                log_audit(LOG_INFO,
+                                          &(AuditEvent) {
+                                                  .message_id = LOG_MESSAGE_ID_TENANT,
+                                                  .action = "create-tenant",
+                                                  .result = "granted",
+                                                  .tenant = ct->name,
+                                                  .uid = -1,
+                                                  .pid = -1,
+                                          },
+                                          "Tenant '%s' created from %s.", ct->name, strna(ct->source));
+                }
+                if (r < 0)
+                        return log_error_errno(r, "Cannot store tenant '%s' from %s: %s", ct->name, strna(ct->source), STRERROR(r));
+        }
+        return 0;
+}
+
+static int manager_add_pf(Manager *m, const ConfigPf *cpf, const char *address) {
+        _cleanup_(pf_freep) Pf *pf = NULL;
+        Pf **a;
+        int r;
+
+        if (manager_find_pf(m, address)) {
+                log_warning("PF %s matches more than one [PhysicalFunction] section (%s); using the first.",
+                            address, strna(cpf->source));
+                return 0;
+        }
+        r = pf_new(m, cpf, address, &pf);
+        if (r < 0)
+                return r;
+        a = realloc(m->pfs, (m->n_pfs + 1) * sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        m->pfs = a;
+        m->pfs[m->n_pfs++] = TAKE_PTR(pf);
+        return 0;
+}
+
+static int manager_resolve_pfs(Manager *m) {
+        for (size_t i = 0; i < m->config->n_pfs; i++) {
+                const ConfigPf *cpf = &m->config->pfs[i];
+                int r;
+
+                switch (cpf->match) {
+                case PF_MATCH_ADDRESS:
+                        r = manager_add_pf(m, cpf, cpf->address);
+                        break;
+                case PF_MATCH_INTERFACE: {
+                        char address[PCI_ADDRESS_MAX];
+
+                        r = sysfs_find_by_interface(m->sysfs, cpf->interface, address);
+                        if (r < 0) {
+                                log_error_errno(r, "%s: no PCI device has network interface '%s' (%s); it is not set up.",
+                                                strna(cpf->source), cpf->interface, STRERROR(r));
+                                r = 0;
+                                break;
+                        }
+                        r = manager_add_pf(m, cpf, address);
+                        break;
+                }
+                case PF_MATCH_VENDOR_DEVICE: {
+                        _cleanup_strv_free_ char **found = NULL;
+
+                        r = sysfs_find_pfs_by_ids(m->sysfs, cpf->vendor, cpf->device, &found);
+                        if (r < 0 || strv_length(found) == 0) {
+                                log_error("%s: no SR-IOV PF with ids %04x:%04x.", strna(cpf->source), cpf->vendor, cpf->device);
+                                r = 0;
+                                break;
+                        }
+                        for (char **a = found; *a && r >= 0; a++)
+                                r = manager_add_pf(m, cpf, *a);
+                        break;
+                }
+                default:
+                        r = -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* fds from systemd: the activated socket, and PF fds from the fd store. */
+static int manager_take_fds(Manager *m, int **ret_pf_fds) {
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ int *pf_fds = NULL;
+        int n;
+
+        pf_fds = malloc(MAX(m->n_pfs, 1) * sizeof(int));
+        if (!pf_fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_pfs; i++)
+                pf_fds[i] = -EBADF;
+
+        n = sd_listen_fds_with_names(true, &names);
+        if (n < 0)
+                return log_error_errno(n, "Cannot read the fds systemd passed: %s", STRERROR(n));
+
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                const char *name = names && names[i] ? names[i] : "";
+
+                if (strncmp(name, "pf-", 3) == 0) {
+                        char address[PCI_ADDRESS_MAX];
+                        char buf[PCI_ADDRESS_MAX + 8];
+                        bool used = false;
+
+                        snprintf(buf, sizeof buf, "%s", name + 3);
+                        for (char *p = buf; *p; p++)
+                                if (*p == '-')
+                                        *p = ':';
+                        if (pci_address_normalize(buf, address) >= 0)
+                                for (size_t j = 0; j < m->n_pfs; j++)
+                                        if (streq(m->pfs[j]->address, address) && pf_fds[j] < 0) {
+                                                pf_fds[j] = fd;
+                                                used = true;
+                                        }
+                        if (!used) {
+                                log_info("Dropping stored fd '%s': no such PF in the configuration any more.", name);
+                                (void) sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+                                safe_close(fd);
+                        }
+                        continue;
+                }
+
+                if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0 && m->listen_fd < 0) {
+                        m->listen_fd = fd;
+                        continue;
+                }
+                log_warning("Ignoring unexpected fd %d ('%s') from systemd.", fd, name);
+                safe_close(fd);
+        }
+
+        *ret_pf_fds = TAKE_PTR(pf_fds);
+        return 0;
+}
+
+static int manager_restore_leases(Manager *m) {
+        StoreLease *leases = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_lease_list(m->store, &leases, &n);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read leases from the store: %s", STRERROR(r));
+
+        for (size_t i = 0; i < n; i++) {
+                StoreLease *sl = &leases[i];
+                _cleanup_(lease_freep) Lease *l = NULL;
+                Vf *vf = manager_find_vf(m, sl->vf);
+
+                if (!vf || vf->pf->state != PF_READY) {
+                        log_warning("Lease %s names VF %s, which is not ready now; dropping it.", sl->id, sl->vf);
+                        (void) store_lease_remove(m->store, sl->id);
+                        continue;
+                }
+
+                r = lease_new(m, vf, sl->tenant, sl->uid, sl->pid, sl->pid_start_time, sl->created_usec, sl->id, &l);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot restore lease %s: %s; dropping it.", sl->id, STRERROR(r));
+                        (void) store_lease_remove(m->store, sl->id);
+                        continue;
+                }
+
+                if (vf->lease)
+                        vf->lease = lease_free(vf->lease);
+                vf->lease = TAKE_PTR(l);
+                vf->state = VF_LEASED;
+
+                r = lease_watch_holder(vf->lease);
+                if (r < 0) {
+                        /* The holder went away while we were down: the lease ends now. */
+                        manager_end_lease(m, vf->lease, r == -ESRCH ? "holder exited while the broker was down" : "holder cannot be watched");
+                        continue;
+                }
+                log_info("Lease %s of VF %s (tenant '%s', pid %d) restored.", sl->id, sl->vf, sl->tenant, (int) sl->pid);
+        }
+
+        store_lease_list_free(leases, n);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_close_ int cfd = -EBADF;
+        Client *c;
+        int r;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0) {
+                if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                        return 0;
+                log_warning_errno(errno, "accept() failed: %s", STRERROR(errno));
+                return 0;
+        }
+
+        if (m->n_clients >= m->config->max_connections) {
+                log_warning("Refusing a connection: %u clients already (MaxConnections=%u).",
+                            m->n_clients, m->config->max_connections);
+                return 0;
+        }
+
+        r = client_new(m, TAKE_FD(cfd), &c);
+        if (r < 0)
+                log_debug_errno(r, "Cannot set up a client connection: %s", STRERROR(r));
+        return 0;
+}
+
+static int manager_listen(Manager *m) {
+        int r;
+
+        if (m->listen_fd < 0 && m->options.listen_path) {
+                _cleanup_close_ int fd = -EBADF;
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+                if (strlen(m->options.listen_path) >= sizeof sa.sun_path)
+                        return log_error_errno(-ENAMETOOLONG, "Socket path %s is too long.", m->options.listen_path);
+                strcpy(sa.sun_path, m->options.listen_path);
+
+                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (fd < 0)
+                        return log_error_errno(errno, "Cannot create a socket: %s", STRERROR(errno));
+                (void) unlink(m->options.listen_path);
+                if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                        return log_error_errno(errno, "Cannot bind %s: %s", m->options.listen_path, STRERROR(errno));
+                m->listen_fd_owned_path = true;
+                /* Everybody may connect; polkit and the tenant rules decide. */
+                if (chmod(m->options.listen_path, 0666) < 0)
+                        return log_error_errno(errno, "Cannot chmod %s: %s", m->options.listen_path, STRERROR(errno));
+                if (listen(fd, LISTEN_BACKLOG) < 0)
+                        return log_error_errno(errno, "Cannot listen on %s: %s", m->options.listen_path, STRERROR(errno));
+                m->listen_fd = TAKE_FD(fd);
+        }
+        if (m->listen_fd < 0)
+                return log_error_errno(-EBADF,
+                                       "No socket to serve: start vfbrokerd through vfbroker.socket, or pass --listen PATH.");
+
+        r = fcntl(m->listen_fd, F_GETFL);
+        if (r >= 0 && !(r & O_NONBLOCK))
+                (void) fcntl(m->listen_fd, F_SETFL, r | O_NONBLOCK);
+
+        r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch the listening socket: %s", STRERROR(r));
+        (void) sd_event_source_set_description(m->listen_source, "listen");
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        _cleanup_free_ char *error_text = NULL;
+        _cleanup_free_ char *db_path = NULL;
+        _cleanup_free_ int *pf_fds = NULL;
+        unsigned ready = 0;
+        int r;
+
+        r = config_load(m->options.config_file, m->options.config_dropin_dir, &m->config, &error_text);
+        if (r < 0)
+                return log_error_errno(r, "Bad configuration, not starting: %s", strna(error_text));
+
+        if (mkdir(m->options.state_dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create state directory %s: %s", m->options.state_dir, STRERROR(errno));
+        if (asprintf(&db_path, "%s/state.db", m->options.state_dir) < 0)
+                return log_oom();
+        error_text = mfree(error_text);
+        r = store_open(db_path, &m->store, &error_text);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open the store, not starting: %s", strna(error_text));
+
+        r = sysfs_new(m->options.sysfs_root, &m->sysfs);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up sysfs access: %s", STRERROR(r));
+        r = vfio_new(m->options.dev_root, &m->vfio);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up VFIO access: %s", STRERROR(r));
+        r = polkit_new(m->event, NULL, &m->polkit);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the polkit client: %s", STRERROR(r));
+
+        r = manager_sync_config_tenants(m);
+        if (r < 0)
+                return r;
+        r = manager_resolve_pfs(m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot resolve the configured PFs: %s", STRERROR(r));
+        r = manager_take_fds(m, &pf_fds);
+        if (r < 0)
+                return r;
+
+        r = vfio_check_available(m->vfio);
+        for (size_t i = 0; i < m->n_pfs; i++) {
+                Pf *pf = m->pfs[i];
+
+                if (r < 0) {
+                        pf_mark_broken(pf, r, "this kernel offers no usable VFIO under %s (%s); load vfio-pci and vfio_iommu_type1",
+                                       m->options.dev_root, STRERROR(r));
+                        pf_fds[i] = safe_close(pf_fds[i]);
+                        continue;
+                }
+                if (pf_setup(pf, TAKE_FD(pf_fds[i])) >= 0)
+                        ready++;
+        }
+
+        r = manager_restore_leases(m);
+        if (r < 0)
+                return r;
+        r = manager_listen(m);
+        if (r < 0)
+                return r;
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "Cannot block SIGTERM and SIGINT: %s", STRERROR(errno));
+        r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot handle SIGTERM: %s", STRERROR(r));
+        r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot handle SIGINT: %s", STRERROR(r));
+
+        if (m->options.sandbox) {
+                r = sandbox_install();
+                if (r < 0)
+                        return log_error_errno(r, "Cannot install the seccomp filter: %s (pass --no-sandbox to debug without it)", STRERROR(r));
+        }
+
+        log_info("vfbrokerd %s ready: %u of %zu PFs set up, %u leases.", PACKAGE_VERSION, ready, m->n_pfs,
+                 manager_count_active_leases(m, NULL));
+        manager_update_status(m);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        return sd_event_loop(m->event);
+}

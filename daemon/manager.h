@@ -1,1 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Manager: owns the event loop, the configuration, the store, the PF table,
+ * the listening socket and the clients. main() is a thin layer over it. */
 #pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "client.h"
+#include "config.h"
+#include "lease.h"
+#include "pf.h"
+#include "polkit.h"
+#include "store.h"
+#include "sysfs.h"
+#include "vfio.h"
+
+typedef struct ManagerOptions {
+        const char *config_file;
+        const char *config_dropin_dir;
+        const char *state_dir;
+        const char *sysfs_root;
+        const char *dev_root;
+        const char *listen_path;        /* NULL: socket activation */
+        bool sandbox;
+} ManagerOptions;
+
+struct Manager {
+        ManagerOptions options;
+        sd_event *event;
+        Config *config;
+        Store *store;
+        Sysfs *sysfs;
+        Vfio *vfio;
+        Polkit *polkit;
+
+        Pf **pfs;
+        size_t n_pfs;
+
+        Client *clients;
+        unsigned n_clients;
+        uint64_t next_client_id;
+
+        int listen_fd;
+        bool listen_fd_owned_path;      /* we bound listen_path ourselves: unlink at exit */
+        sd_event_source *listen_source;
+        sd_event_source *drain_timer;
+        sd_event_source *sigterm_source, *sigint_source;
+        bool under_systemd;
+};
+
+int manager_new(const ManagerOptions *options, Manager **ret);
+Manager *manager_free(Manager *m);
+/* Everything up to READY=1: PFs, leases, socket, sandbox. */
+int manager_start(Manager *m);
+int manager_run(Manager *m);
+
+Vf *manager_find_vf(Manager *m, const char *address);
+Pf *manager_find_pf(Manager *m, const char *address);
+unsigned manager_count_active_leases(Manager *m, const char *tenant_or_null);
+
+/* A lease ended (release or holder exit): drop it from the store, start draining. */
+void manager_end_lease(Manager *m, Lease *l, const char *why);
+/* Arms the timer that re-checks draining VFs. */
+void manager_schedule_drain_check(Manager *m);
+/* Sends STATUS= (and READY=1 once) to systemd. */
+void manager_update_status(Manager *m);
+/* Hands the PF fd to systemd's fd store (no-op when not under systemd). */
+int manager_store_pf_fd(Manager *m, Pf *pf);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free)

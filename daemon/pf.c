@@ -1,3 +1,419 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
+/* Pf / Vf: setting up a PF the broker owns (bind to vfio-pci, open, token,
+ * sriov_numvfs, VF facts) and the VF state machine's draining step. */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lease.h"
+#include "log.h"
+#include "manager.h"
 #include "pf.h"
+#include "strv.h"
+
+#define VF_BIND_TIMEOUT_USEC (10ULL * 1000 * 1000)
+
+static const char *const vf_state_table[_VF_STATE_MAX] = {
+        [VF_FREE] = "free",
+        [VF_LEASED] = "leased",
+        [VF_DRAINING] = "draining",
+        [VF_BROKEN] = "broken",
+};
+
+const char *vf_state_to_string(VfState s) {
+        return s >= 0 && s < _VF_STATE_MAX ? vf_state_table[s] : NULL;
+}
+
+int pf_new(Manager *m, const ConfigPf *config, const char *address, Pf **ret) {
+        _cleanup_(pf_freep) Pf *pf = NULL;
+
+        pf = calloc(1, sizeof *pf);
+        if (!pf)
+                return -ENOMEM;
+        pf->manager = m;
+        pf->config = config;
+        pf->device_fd = -EBADF;
+        pf->mode = config->mode;
+        pf->state = PF_BROKEN;
+        snprintf(pf->address, sizeof pf->address, "%s", address);
+        if (config->interface) {
+                pf->interface = strdup(config->interface);
+                if (!pf->interface)
+                        return -ENOMEM;
+        }
+        if (config->tenant) {
+                pf->tenant = strdup(config->tenant);
+                if (!pf->tenant)
+                        return -ENOMEM;
+        }
+        pf->reason = strdup("not set up yet");
+        if (!pf->reason)
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(pf);
+        return 0;
+}
+
+static void pf_clear_vfs(Pf *pf) {
+        for (unsigned i = 0; i < pf->n_vfs; i++)
+                if (pf->vfs[i].lease)
+                        pf->vfs[i].lease = lease_free(pf->vfs[i].lease);
+        pf->vfs = mfree_array(pf->vfs);
+        pf->n_vfs = 0;
+}
+
+Pf *pf_free(Pf *pf) {
+        if (!pf)
+                return NULL;
+        pf_clear_vfs(pf);
+        safe_close(pf->device_fd);
+        free(pf->interface);
+        free(pf->tenant);
+        free(pf->driver);
+        free(pf->reason);
+        free(pf);
+        return NULL;
+}
+
+void pf_mark_broken(Pf *pf, int error, const char *format, ...) {
+        char buf[512];
+        va_list ap;
+        int saved = errno;
+
+        errno = error < 0 ? -error : error;
+        va_start(ap, format);
+        vsnprintf(buf, sizeof buf, format, ap);
+        va_end(ap);
+        errno = saved;
+
+        pf->state = PF_BROKEN;
+        free(pf->reason);
+        pf->reason = strdup(buf);
+
+        log_audit(LOG_ERR,
+                  &(AuditEvent) {
+                          .message_id = LOG_MESSAGE_ID_PF_STATE,
+                          .action = "setup-pf",
+                          .result = "broken",
+                          .vf = pf->address,
+                          .uid = -1,
+                          .pid = -1,
+                  },
+                  "PF %s is broken: %s", pf->address, buf);
+}
+
+int pf_get_token(Pf *pf, Token *ret) {
+        Manager *m = pf->manager;
+        int r;
+
+        if (pf->mode == PF_MODE_DEDICATED) {
+                _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+
+                r = store_tenant_get(m->store, pf->tenant, &t);
+                if (r < 0)
+                        return r;
+                *ret = t->token;
+                return 0;
+        }
+
+        _cleanup_(store_pf_freep) StorePf *spf = NULL;
+        r = store_pf_get(m->store, pf->address, &spf);
+        if (r == -ENOENT) {
+                StorePf fresh = { .mode = (char *) "pool" };
+
+                snprintf(fresh.address, sizeof fresh.address, "%s", pf->address);
+                r = token_generate(&fresh.pool_token);
+                if (r < 0)
+                        return r;
+                r = store_pf_put(m->store, &fresh);
+                if (r < 0)
+                        return r;
+                *ret = fresh.pool_token;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        *ret = spf->pool_token;
+        return 0;
+}
+
+int pf_apply_token(Pf *pf) {
+        Token token;
+        int r;
+
+        r = pf_get_token(pf, &token);
+        if (r < 0)
+                return r;
+        return vfio_set_vf_token(pf->device_fd, &token);
+}
+
+static int pf_read_vfs(Pf *pf) {
+        Manager *m = pf->manager;
+        _cleanup_strv_free_ char **addresses = NULL;
+        _cleanup_free_ Vf *vfs = NULL;
+        size_t n;
+        int r;
+
+        r = sysfs_list_vfs(m->sysfs, pf->address, &addresses);
+        if (r < 0)
+                return r;
+        n = strv_length(addresses);
+        if (n > PF_VFS_MAX)
+                return -E2BIG;
+
+        vfs = calloc(MAX(n, 1), sizeof *vfs);
+        if (!vfs)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++) {
+                Vf *vf = &vfs[i];
+
+                vf->pf = pf;
+                vf->index = (unsigned) i;
+                vf->state = VF_FREE;
+                snprintf(vf->address, sizeof vf->address, "%s", addresses[i]);
+                r = sysfs_get_iommu_group(m->sysfs, vf->address, &vf->iommu_group);
+                if (r < 0) {
+                        log_warning_errno(r, "VF %s of PF %s has no IOMMU group (%s); it cannot be leased.",
+                                          vf->address, pf->address, STRERROR(r));
+                        vf->state = VF_BROKEN;
+                        continue;
+                }
+                r = sysfs_get_numa_node(m->sysfs, vf->address, &vf->numa_node);
+                if (r < 0)
+                        vf->numa_node = -1;
+        }
+
+        pf_clear_vfs(pf);
+        pf->vfs = TAKE_PTR(vfs);
+        pf->n_vfs = (unsigned) n;
+        return 0;
+}
+
+/* A VF nobody has a lease on may still be held by somebody (a restarted
+ * broker, a holder that passed its fds on): only an openable group is free. */
+static void pf_check_vfs_free(Pf *pf) {
+        for (unsigned i = 0; i < pf->n_vfs; i++) {
+                Vf *vf = &pf->vfs[i];
+                int r;
+
+                if (vf->state != VF_FREE)
+                        continue;
+                r = vfio_group_is_free(pf->manager->vfio, vf->iommu_group);
+                if (r == 0) {
+                        vf->state = VF_DRAINING;
+                        manager_schedule_drain_check(pf->manager);
+                } else if (r < 0) {
+                        log_warning_errno(r, "Cannot open IOMMU group %u of VF %s (%s); marking it broken.",
+                                          vf->iommu_group, vf->address, STRERROR(r));
+                        vf->state = VF_BROKEN;
+                }
+        }
+}
+
+static int pf_any_vf_held(Pf *pf) {
+        for (unsigned i = 0; i < pf->n_vfs; i++) {
+                int r;
+
+                if (pf->vfs[i].state == VF_LEASED || pf->vfs[i].state == VF_DRAINING)
+                        return 1;
+                if (pf->vfs[i].state == VF_BROKEN)
+                        continue;
+                r = vfio_group_is_free(pf->manager->vfio, pf->vfs[i].iommu_group);
+                if (r == 0)
+                        return 1;
+        }
+        return 0;
+}
+
+static const char *pf_wanted_driver(Pf *pf) {
+        /* The variant driver is its own issue; until it lands every PF uses vfio-pci. */
+        return "vfio-pci";
+}
+
+int pf_setup(Pf *pf, int stored_fd) {
+        Manager *m = pf->manager;
+        _cleanup_close_ int fd = stored_fd;
+        _cleanup_free_ char *driver = NULL;
+        const char *want = pf_wanted_driver(pf);
+        unsigned group, num_vfs = 0;
+        Token token;
+        int r;
+
+        if (!sysfs_device_exists(m->sysfs, pf->address)) {
+                pf_mark_broken(pf, ENODEV, "no PCI device %s in %s/sys/bus/pci/devices; check Address= in the configuration",
+                               pf->address, sysfs_root(m->sysfs));
+                return -ENODEV;
+        }
+
+        r = sysfs_get_total_vfs(m->sysfs, pf->address, &pf->total_vfs);
+        if (r < 0) {
+                pf_mark_broken(pf, r, "%s is not an SR-IOV physical function (no sriov_totalvfs: %s)", pf->address, STRERROR(r));
+                return r;
+        }
+        if (pf->config->num_vfs > pf->total_vfs) {
+                pf_mark_broken(pf, EINVAL, "NumVFs=%u is more than the device supports (sriov_totalvfs=%u); lower NumVFs= (%s)",
+                               pf->config->num_vfs, pf->total_vfs, strna(pf->config->source));
+                return -EINVAL;
+        }
+
+        r = sysfs_get_driver(m->sysfs, pf->address, &driver);
+        if (r < 0 && r != -ENOENT) {
+                pf_mark_broken(pf, r, "cannot read the driver of %s: %s", pf->address, STRERROR(r));
+                return r;
+        }
+
+        if (fd >= 0 && driver && streq(driver, want))
+                log_info("PF %s: taking back its VFIO fd from systemd's fd store.", pf->address);
+        else {
+                fd = safe_close(fd);
+
+                r = sysfs_bind_driver(m->sysfs, pf->address, want);
+                if (r < 0) {
+                        pf_mark_broken(pf, r, "cannot bind %s to %s: %s; is the %s module loaded (modules-load.d/vfbroker.conf)?",
+                                       pf->address, want, STRERROR(r), want);
+                        return r;
+                }
+        }
+
+        r = sysfs_enable_sriov_parameter(m->sysfs, want);
+        if (r < 0) {
+                pf_mark_broken(pf, r, "cannot turn on enable_sriov of %s: %s; set 'options vfio-pci enable_sriov=1' in modprobe.d", want, STRERROR(r));
+                return r;
+        }
+
+        r = pf_get_token(pf, &token);
+        if (r < 0) {
+                pf_mark_broken(pf, r, "cannot get the VF token for %s from the store: %s", pf->address, STRERROR(r));
+                return r;
+        }
+
+        if (fd < 0) {
+                r = sysfs_get_iommu_group(m->sysfs, pf->address, &group);
+                if (r < 0) {
+                        pf_mark_broken(pf, r, "%s has no IOMMU group (%s); boot with the IOMMU on (intel_iommu=on / amd_iommu=on)", pf->address, STRERROR(r));
+                        return r;
+                }
+                r = vfio_open_pf_with_token(m->vfio, group, pf->address, &token, &fd);
+                if (r < 0) {
+                        pf_mark_broken(pf, r, "cannot open %s through VFIO (group %u): %s", pf->address, group, STRERROR(r));
+                        return r;
+                }
+        }
+
+        r = vfio_set_vf_token(fd, &token);
+        if (r < 0) {
+                pf_mark_broken(pf, r, "cannot set the VF token of %s: %s", pf->address, STRERROR(r));
+                return r;
+        }
+
+        safe_close(pf->device_fd);
+        pf->device_fd = TAKE_FD(fd);
+        (void) manager_store_pf_fd(m, pf);
+
+        r = sysfs_get_num_vfs(m->sysfs, pf->address, &num_vfs);
+        if (r < 0) {
+                pf_mark_broken(pf, r, "cannot read sriov_numvfs of %s: %s", pf->address, STRERROR(r));
+                return r;
+        }
+
+        if (num_vfs != pf->config->num_vfs) {
+                /* Reads the VFs that exist, so a VF still held after a restart
+                 * is never yanked away: writing sriov_numvfs would block on it. */
+                r = pf_read_vfs(pf);
+                if (r >= 0 && pf_any_vf_held(pf) > 0)
+                        log_warning("PF %s: keeping %u VFs instead of NumVFs=%u, some are still in use.",
+                                    pf->address, num_vfs, pf->config->num_vfs);
+                else {
+                        r = sysfs_set_num_vfs(m->sysfs, pf->address, pf->config->num_vfs);
+                        if (r < 0) {
+                                pf_mark_broken(pf, r, "cannot write sriov_numvfs=%u of %s: %s", pf->config->num_vfs, pf->address, STRERROR(r));
+                                return r;
+                        }
+                }
+        }
+
+        r = sysfs_wait_vfs_bound(m->sysfs, pf->address, want, VF_BIND_TIMEOUT_USEC);
+        if (r < 0) {
+                pf_mark_broken(pf, r, "the VFs of %s did not bind to %s: %s", pf->address, want, STRERROR(r));
+                return r;
+        }
+
+        r = pf_read_vfs(pf);
+        if (r < 0) {
+                pf_mark_broken(pf, r, "cannot read the VFs of %s: %s", pf->address, STRERROR(r));
+                return r;
+        }
+        pf_check_vfs_free(pf);
+
+        free(pf->driver);
+        pf->driver = strdup(want);
+        if (!pf->driver)
+                return -ENOMEM;
+        pf->state = PF_READY;
+        pf->reason = mfree(pf->reason);
+
+        log_audit(LOG_INFO,
+                  &(AuditEvent) {
+                          .message_id = LOG_MESSAGE_ID_PF_STATE,
+                          .action = "setup-pf",
+                          .result = "ready",
+                          .vf = pf->address,
+                          .tenant = pf->tenant,
+                          .uid = -1,
+                          .pid = -1,
+                  },
+                  "PF %s ready: %s, %u VFs, %s mode.", pf->address, want, pf->n_vfs, pf_mode_to_string(pf->mode));
+        return 0;
+}
+
+int pf_set_num_vfs(Pf *pf, unsigned n) {
+        Manager *m = pf->manager;
+        int r;
+
+        if (n > pf->total_vfs)
+                return -ERANGE;
+        if (pf_any_vf_held(pf) > 0)
+                return -EBUSY;
+
+        r = sysfs_set_num_vfs(m->sysfs, pf->address, n);
+        if (r < 0)
+                return r;
+        if (n > 0) {
+                r = sysfs_wait_vfs_bound(m->sysfs, pf->address, pf->driver ? pf->driver : "vfio-pci", VF_BIND_TIMEOUT_USEC);
+                if (r < 0)
+                        return r;
+        }
+        r = pf_read_vfs(pf);
+        if (r < 0)
+                return r;
+        pf_check_vfs_free(pf);
+        return 0;
+}
+
+unsigned pf_count_vfs(const Pf *pf, VfState state) {
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < pf->n_vfs; i++)
+                if (pf->vfs[i].state == state)
+                        n++;
+        return n;
+}
+
+int vf_refresh_draining(Vf *vf) {
+        int r;
+
+        if (vf->state != VF_DRAINING)
+                return 0;
+
+        r = vfio_group_is_free(vf->pf->manager->vfio, vf->iommu_group);
+        if (r <= 0)
+                return r;
+
+        vf->state = VF_FREE;
+        if (vf->lease)
+                vf->lease = lease_free(vf->lease);
+        log_info("VF %s is free again: nobody holds IOMMU group %u any more.", vf->address, vf->iommu_group);
+        return 1;
+}

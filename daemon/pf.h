@@ -1,1 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Pf / Vf: one object per PCI function the broker owns. A PF is set up once
+ * (bound to vfio-pci, opened, token set, VFs enabled) and then only read;
+ * a VF moves free -> leased -> draining -> free, or is broken. */
 #pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "macro.h"
+#include "pci-address.h"
+#include "uuid-util.h"
+
+typedef struct Manager Manager;
+typedef struct Lease Lease;
+typedef struct Pf Pf;
+
+typedef enum VfState {
+        VF_FREE,
+        VF_LEASED,
+        VF_DRAINING,   /* lease ended, but some process still holds the group */
+        VF_BROKEN,
+        _VF_STATE_MAX,
+} VfState;
+
+typedef struct Vf {
+        Pf *pf;
+        unsigned index;                 /* N of virtfnN */
+        char address[PCI_ADDRESS_MAX];
+        unsigned iommu_group;
+        int numa_node;
+        VfState state;
+        Lease *lease;                   /* while leased (and while draining, if known) */
+} Vf;
+
+typedef enum PfState {
+        PF_READY,
+        PF_BROKEN,
+} PfState;
+
+/* Upper bound on VFs per PF: PCIe allows more, no SR-IOV device we target has more. */
+#define PF_VFS_MAX 256U
+
+struct Pf {
+        Manager *manager;
+        char address[PCI_ADDRESS_MAX];
+        char *interface;                /* NULL unless matched by Interface= */
+        const ConfigPf *config;
+        PfMode mode;
+        char *tenant;                   /* dedicated: the owner */
+        char *driver;                   /* driver the PF is bound to once ready */
+        PfState state;
+        char *reason;                   /* why broken */
+        int device_fd;                  /* VFIO fd of the PF, also in systemd's fd store */
+        unsigned total_vfs;
+        Vf *vfs;
+        unsigned n_vfs;
+};
+
+int pf_new(Manager *m, const ConfigPf *config, const char *address, Pf **ret);
+Pf *pf_free(Pf *pf);
+
+/* Binds, opens, sets the token, enables the VFs, reads their facts. On
+ * failure the PF is marked broken with a reason and the error is returned;
+ * the daemon goes on with the other PFs. stored_fd: the PF's fd from the fd
+ * store (taken over), or -EBADF. */
+int pf_setup(Pf *pf, int stored_fd);
+void pf_mark_broken(Pf *pf, int error, const char *format, ...) _printf_(3, 4);
+/* Sets the kernel VF token of the PF to the token this PF's VFs must be opened with. */
+int pf_apply_token(Pf *pf);
+/* The token VFs of this PF are opened with (pool secret or owner's token). */
+int pf_get_token(Pf *pf, Token *ret);
+/* Rewrites sriov_numvfs and re-reads the VFs. -EBUSY if any VF is leased or draining. */
+int pf_set_num_vfs(Pf *pf, unsigned n);
+unsigned pf_count_vfs(const Pf *pf, VfState state);
+
+const char *vf_state_to_string(VfState s);
+/* Re-checks a draining VF: free once its group can be opened. Returns 1 if it became free. */
+int vf_refresh_draining(Vf *vf);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Pf *, pf_free)

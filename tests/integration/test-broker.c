@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Integration tests: the real vfbrokerd on a temporary socket, with a fixture
+ * sysfs tree, a private system bus and python-dbusmock's polkitd as the
+ * authority. The host kernel has no VFIO, so the PFs come up broken and no VF
+ * is ever handed out here; tests that need VFIO say so in their name and the
+ * VM suite (tests/vm) proves those paths on a real kernel. */
+
+#include <criterion/criterion.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static const char config_text[] =
+        "[Broker]\n"
+        "MaxCallsPerConnection=2\n"
+        "MaxConnections=8\n"
+        "\n"
+        "[PhysicalFunction]\n"
+        "Address=0000:01:00.0\n"
+        "NumVFs=4\n"
+        "Mode=pool\n"
+        "\n"
+        "[PhysicalFunction]\n"
+        "Address=0000:02:00.0\n"
+        "NumVFs=4\n"
+        "Mode=dedicated\n"
+        "Tenant=owner\n"
+        "\n"
+        "[Tenant]\n"
+        "Name=shared\n"
+        "Users=nobody\n"
+        "Quota=2\n"
+        "\n"
+        "[Tenant]\n"
+        "Name=owner\n"
+        "Users=nobody\n"
+        "Quota=4\n"
+        "\n"
+        "[Tenant]\n"
+        "Name=private\n"
+        "Users=root\n"
+        "Quota=1\n";
+
+static Broker b;
+
+static void setup_full(void) {
+        broker_prepare(&b, config_text);
+        broker_start_bus(&b);
+        broker_start_polkit(&b);
+        broker_start(&b);
+}
+
+static void teardown_full(void) {
+        broker_cleanup(&b);
+}
+
+#define assert_error(res, name)                                                             \
+        do {                                                                                \
+                cr_assert(!(res).ok, "call succeeded, expected %s", name);                  \
+                cr_assert_str_eq((res).error_name, name, "got %s: %s", (res).error_name,    \
+                                 (res).error_message);                                      \
+        } while (0)
+
+TestSuite(broker, .init = setup_full, .fini = teardown_full, .timeout = 60);
+
+Test(broker, pfs_broken_without_vfio_on_host_kernel) {
+        sd_bus *bus = broker_connect(&b);
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        unsigned n = 0, broken = 0;
+
+        cr_assert(sd_bus_call_method(bus, NULL, "/org/vfbroker/Broker1", "org.vfbroker.Broker1",
+                                     "ListPhysicalFunctions", &error, &reply, "") >= 0, "%s", error.message);
+        cr_assert(sd_bus_message_enter_container(reply, 'a', "a{sv}") >= 0);
+        while (sd_bus_message_enter_container(reply, 'a', "{sv}") > 0) {
+                const char *key, *state = NULL, *reason = NULL, *mode = NULL;
+
+                while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+                        cr_assert(sd_bus_message_read(reply, "s", &key) >= 0);
+                        if (strcmp(key, "State") == 0)
+                                cr_assert(sd_bus_message_read(reply, "v", "s", &state) >= 0);
+                        else if (strcmp(key, "Reason") == 0)
+                                cr_assert(sd_bus_message_read(reply, "v", "s", &reason) >= 0);
+                        else if (strcmp(key, "Mode") == 0)
+                                cr_assert(sd_bus_message_read(reply, "v", "s", &mode) >= 0);
+                        else
+                                cr_assert(sd_bus_message_skip(reply, "v") >= 0);
+                        cr_assert(sd_bus_message_exit_container(reply) >= 0);
+                }
+                cr_assert(sd_bus_message_exit_container(reply) >= 0);
+                n++;
+                cr_assert_not_null(state);
+                cr_assert_not_null(mode);
+                if (strcmp(state, "broken") == 0) {
+                        broken++;
+                        cr_assert(strstr(reason, "VFIO") != NULL, "reason does not name VFIO: %s", reason);
+                }
+        }
+        cr_assert_eq(n, 2);
+        cr_assert_eq(broken, 2);
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
+}
+
+Test(broker, busctl_introspects_and_calls_over_the_socket) {
+        char cmd[1024], line[512];
+        bool found = false;
+        FILE *p;
+        int status;
+
+        snprintf(cmd, sizeof cmd,
+                 "busctl --address=unix:path=%s introspect org.vfbroker.Broker1 /org/vfbroker/Broker1 2>&1",
+                 b.socket_path);
+        p = popen(cmd, "r");
+        cr_assert_not_null(p);
+        while (fgets(line, sizeof line, p))
+                if (strstr(line, ".AcquireVF") && strstr(line, "sa{sv}") && strstr(line, "ssuhhh"))
+                        found = true;
+        status = pclose(p);
+        cr_assert_eq(WEXITSTATUS(status), 0, "busctl introspect failed");
+        cr_assert(found, "busctl did not show AcquireVF with its signature");
+
+        snprintf(cmd, sizeof cmd,
+                 "busctl --address=unix:path=%s call org.vfbroker.Broker1 /org/vfbroker/Broker1 "
+                 "org.vfbroker.Broker1 ListTenants 2>&1",
+                 b.socket_path);
+        p = popen(cmd, "r");
+        cr_assert_not_null(p);
+        found = false;
+        while (fgets(line, sizeof line, p))
+                if (strstr(line, "\"shared\"") && strstr(line, "\"owner\""))
+                        found = true;
+        status = pclose(p);
+        cr_assert_eq(WEXITSTATUS(status), 0, "busctl call failed");
+        cr_assert(found, "busctl call ListTenants did not list the configured tenants");
+}
+
+Test(broker, create_tenant_as_root_without_polkit) {
+        CallResult r = call_as_root(&b, "CreateTenant", "sa{sv}", "fresh", NULL);
+        char *snap;
+
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+        snap = store_snapshot(&b);
+        cr_assert(strstr(snap, "fresh|") != NULL, "the new tenant is not in the store:\n%s", snap);
+        free(snap);
+
+        r = call_as_root(&b, "CreateTenant", "sa{sv}", "fresh", NULL);
+        assert_error(r, "org.vfbroker.Error.Exists");
+}
+
+Test(broker, create_tenant_refused_by_polkit_leaves_store_unchanged) {
+        char *before = store_snapshot(&b), *after;
+        CallResult r = call_as_nobody(&b, "CreateTenant", "sa{sv}", "sneaky", NULL);
+
+        assert_error(r, "org.vfbroker.Error.NotAuthorized");
+        cr_assert(strstr(r.error_message, "polkit") != NULL, "%s", r.error_message);
+        after = store_snapshot(&b);
+        cr_assert_str_eq(before, after);
+        free(before);
+        free(after);
+}
+
+Test(broker, create_tenant_allowed_by_polkit) {
+        const char *const allowed[] = { "org.vfbroker.manage", NULL };
+        CallResult r;
+
+        polkit_set_allowed(&b, allowed);
+        r = call_as_nobody(&b, "CreateTenant", "sa{sv}", "granted", NULL);
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+        r = call_as_nobody(&b, "DeleteTenant", "sa{sv}", "granted", NULL);
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+}
+
+Test(broker, polkit_unreachable_refuses_non_root) {
+        char *before, *after;
+        CallResult r;
+
+        broker_stop_polkit(&b);
+        before = store_snapshot(&b);
+        r = call_as_nobody(&b, "RotateToken", "s", "shared", NULL);
+        assert_error(r, "org.vfbroker.Error.NotAuthorized");
+        cr_assert(strstr(r.error_message, "polkit could not be asked") != NULL, "%s", r.error_message);
+        after = store_snapshot(&b);
+        cr_assert_str_eq(before, after);
+        free(before);
+        free(after);
+
+        /* Root does not depend on polkit (RootSkipsPolkit=yes by default). */
+        r = call_as_root(&b, "RotateToken", "s", "shared", NULL);
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+}
+
+Test(broker, bad_tenant_names_refused_and_store_unchanged) {
+        static const char *const bad[] = {
+                "", ".", "..", "../etc", "a/b", "-rf", ".hidden", "with space", "tab\there",
+                "0123456789012345678901234567890123456789012345678901234567890123456789",
+        };
+        char *before = store_snapshot(&b), *after;
+
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                CallResult r = call_as_root(&b, "CreateTenant", "sa{sv}", bad[i], NULL);
+                assert_error(r, "org.vfbroker.Error.InvalidArgument");
+                r = call_as_nobody(&b, "AcquireVF", "sa{sv}", bad[i], NULL);
+                assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        }
+        after = store_snapshot(&b);
+        cr_assert_str_eq(before, after);
+        free(before);
+        free(after);
+}
+
+Test(broker, acquire_unknown_tenant) {
+        CallResult r = call_as_nobody(&b, "AcquireVF", "sa{sv}", "nosuch", NULL);
+
+        assert_error(r, "org.vfbroker.Error.UnknownTenant");
+        cr_assert(strstr(r.error_message, "nosuch") != NULL);
+}
+
+Test(broker, acquire_refused_for_non_member_before_polkit) {
+        const char *const allowed[] = { "org.vfbroker.acquire-vf", NULL };
+        CallResult r;
+
+        polkit_set_allowed(&b, allowed);
+        r = call_as_nobody(&b, "AcquireVF", "sa{sv}", "private", NULL);
+        assert_error(r, "org.vfbroker.Error.NotAuthorized");
+        cr_assert(strstr(r.error_message, "not one of the users") != NULL, "%s", r.error_message);
+}
+
+Test(broker, acquire_refused_by_polkit) {
+        CallResult r = call_as_nobody(&b, "AcquireVF", "sa{sv}", "shared", NULL);
+
+        assert_error(r, "org.vfbroker.Error.NotAuthorized");
+        cr_assert(strstr(r.error_message, "org.vfbroker.acquire-vf") != NULL, "%s", r.error_message);
+}
+
+Test(broker, acquire_authorized_gets_no_free_vf_without_vfio_on_host_kernel) {
+        const char *const allowed[] = { "org.vfbroker.acquire-vf", NULL };
+        char *before, *after;
+        CallResult r;
+
+        polkit_set_allowed(&b, allowed);
+        before = store_snapshot(&b);
+        r = call_as_nobody(&b, "AcquireVF", "sa{sv}", "shared", NULL);
+        assert_error(r, "org.vfbroker.Error.NoFreeVF");
+        after = store_snapshot(&b);
+        cr_assert_str_eq(before, after);
+        free(before);
+        free(after);
+}
+
+static CallResult acquire_with_option(const char *key, const char *type, const void *value) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus *bus = broker_connect(&b);
+        CallResult res = { 0 };
+        int r;
+
+        cr_assert(sd_bus_message_new_method_call(bus, &m, NULL, "/org/vfbroker/Broker1", "org.vfbroker.Broker1",
+                                                 "AcquireVF") >= 0);
+        if (strcmp(type, "s") == 0)
+                r = sd_bus_message_append(m, "sa{sv}", "shared", 1, key, "s", (const char *) value);
+        else if (strcmp(type, "i") == 0)
+                r = sd_bus_message_append(m, "sa{sv}", "shared", 1, key, "i", *(const int *) value);
+        else
+                r = sd_bus_message_append(m, "sa{sv}", "shared", 1, key, "u", *(const unsigned *) value);
+        cr_assert(r >= 0);
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        res.ok = r >= 0;
+        if (r < 0) {
+                snprintf(res.error_name, sizeof res.error_name, "%s", error.name);
+                snprintf(res.error_message, sizeof res.error_message, "%s", error.message);
+        }
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
+        return res;
+}
+
+Test(broker, acquire_options_checked) {
+        int node = 5000, good_node = 0;
+        unsigned u = 1;
+        CallResult r;
+
+        r = acquire_with_option("Colour", "s", "blue");
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        cr_assert(strstr(r.error_message, "Colour") != NULL);
+        r = acquire_with_option("PhysicalFunction", "s", "not-an-address");
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        r = acquire_with_option("PhysicalFunction", "u", &u);
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        r = acquire_with_option("PhysicalFunction", "s", "0000:09:00.0");
+        assert_error(r, "org.vfbroker.Error.UnknownPhysicalFunction");
+        r = acquire_with_option("NumaNode", "i", &node);
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        /* Root, valid options: refused only because nothing is free on this kernel. */
+        r = acquire_with_option("NumaNode", "i", &good_node);
+        assert_error(r, "org.vfbroker.Error.NoFreeVF");
+}
+
+Test(broker, delete_tenant_rules) {
+        CallResult r;
+
+        r = call_as_root(&b, "DeleteTenant", "sa{sv}", "nosuch", NULL);
+        assert_error(r, "org.vfbroker.Error.UnknownTenant");
+        r = call_as_root(&b, "DeleteTenant", "sa{sv}", "shared", NULL);
+        assert_error(r, "org.vfbroker.Error.Busy");
+        cr_assert(strstr(r.error_message, "configuration") != NULL, "%s", r.error_message);
+        r = call_as_root(&b, "CreateTenant", "sa{sv}", "temp", NULL);
+        cr_assert(r.ok);
+        r = call_as_root(&b, "DeleteTenant", "sa{sv}", "temp", NULL);
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+}
+
+static char *get_token(const char *tenant, bool as_nobody, CallResult *res) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        sd_bus *bus;
+        const char *token;
+        char *copy = NULL;
+        int r;
+
+        if (as_nobody) {
+                *res = call_as_nobody(&b, "GetTenantToken", "s", tenant, NULL);
+                return NULL;
+        }
+        bus = broker_connect(&b);
+        r = sd_bus_call_method(bus, NULL, "/org/vfbroker/Broker1", "org.vfbroker.Broker1", "GetTenantToken",
+                               &error, &reply, "s", tenant);
+        memset(res, 0, sizeof *res);
+        res->ok = r >= 0;
+        if (r >= 0) {
+                cr_assert(sd_bus_message_read(reply, "s", &token) >= 0);
+                copy = strdup(token);
+        } else {
+                snprintf(res->error_name, sizeof res->error_name, "%s", error.name);
+                snprintf(res->error_message, sizeof res->error_message, "%s", error.message);
+        }
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
+        return copy;
+}
+
+Test(broker, tenant_token_rules_and_rotation) {
+        const char *const allowed[] = { "org.vfbroker.read-token", NULL };
+        CallResult r;
+        char *t1, *t2;
+
+        /* Only tenants owning a dedicated PF can read their token. */
+        t1 = get_token("shared", false, &r);
+        assert_error(r, "org.vfbroker.Error.NotSupported");
+        free(t1);
+
+        t1 = get_token("owner", false, &r);
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+        cr_assert_eq(strlen(t1), 36);
+
+        /* nobody belongs to 'owner' but polkit says no ... */
+        get_token("owner", true, &r);
+        assert_error(r, "org.vfbroker.Error.NotAuthorized");
+        /* ... then yes. */
+        polkit_set_allowed(&b, allowed);
+        get_token("owner", true, &r);
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+
+        r = call_as_root(&b, "RotateToken", "s", "owner", NULL);
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+        t2 = get_token("owner", false, &r);
+        cr_assert(r.ok);
+        cr_assert_str_neq(t1, t2, "the token did not change on rotation");
+        free(t1);
+        free(t2);
+}
+
+Test(broker, set_num_vfs_checks) {
+        CallResult r;
+
+        r = call_as_root(&b, "SetNumVFs", "su", "garbage", "2");
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        r = call_as_root(&b, "SetNumVFs", "su", "0000:07:00.0", "2");
+        assert_error(r, "org.vfbroker.Error.UnknownPhysicalFunction");
+        /* The PF exists but is broken on this kernel (no VFIO). */
+        r = call_as_root(&b, "SetNumVFs", "su", "01:00.0", "2");
+        assert_error(r, "org.vfbroker.Error.Failed");
+        cr_assert(strstr(r.error_message, "broken") != NULL, "%s", r.error_message);
+}
+
+Test(broker, release_checks) {
+        CallResult r;
+
+        r = call_as_nobody(&b, "ReleaseVF", "s", "not-a-lease", NULL);
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        r = call_as_nobody(&b, "ReleaseVF", "s", "0123456789abcdef0123456789abcdef", NULL);
+        assert_error(r, "org.vfbroker.Error.UnknownLease");
+}
+
+static int on_flood_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        unsigned *counts = userdata;
+
+        if (sd_bus_message_is_method_error(reply, "org.vfbroker.Error.LimitExceeded"))
+                counts[0]++;
+        return 0;
+}
+
+/* Sends n AcquireVF calls without waiting, as uid 65534, and counts the replies by error name. */
+static void flood_as_nobody(unsigned n, unsigned *ret_limit, unsigned *ret_pending) {
+        int p[2];
+        pid_t pid;
+
+        cr_assert(pipe(p) == 0);
+        pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+                unsigned counts[2] = { 0, 0 };
+                sd_bus *bus;
+
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(3);
+                bus = broker_connect(&b);
+                for (unsigned i = 0; i < n; i++) {
+                        sd_bus_message *m = NULL;
+
+                        if (sd_bus_message_new_method_call(bus, &m, NULL, "/org/vfbroker/Broker1",
+                                                           "org.vfbroker.Broker1", "AcquireVF") < 0 ||
+                            sd_bus_message_append(m, "sa{sv}", "shared", 0) < 0 ||
+                            sd_bus_call_async(bus, NULL, m, on_flood_reply, counts, 0) < 0)
+                                _exit(4);
+                        sd_bus_message_unref(m);
+                }
+                /* Collect replies for a second: refused ones come back at once, the
+                 * ones waiting for the hanging polkit do not. */
+                for (int k = 0; k < 50; k++) {
+                        while (sd_bus_process(bus, NULL) > 0)
+                                ;
+                        (void) sd_bus_wait(bus, 20000);
+                }
+                counts[1] = n - counts[0];
+                if (write(p[1], counts, sizeof counts) != (ssize_t) sizeof counts)
+                        _exit(5);
+                _exit(0);
+        }
+        close(p[1]);
+        unsigned counts[2];
+        cr_assert(read(p[0], counts, sizeof counts) == (ssize_t) sizeof counts);
+        close(p[0]);
+        waitpid(pid, NULL, 0);
+        *ret_limit = counts[0];
+        *ret_pending = counts[1];
+}
+
+Test(broker, calls_in_flight_limited_per_connection) {
+        unsigned limited, pending;
+
+        polkit_simulate_hang(&b, true);
+        flood_as_nobody(5, &limited, &pending);
+        /* MaxCallsPerConnection=2 in this configuration. */
+        cr_assert_eq(pending, 2, "%u calls were let through to polkit", pending);
+        cr_assert_eq(limited, 3);
+}
+
+Test(broker, client_dying_mid_call_is_harmless) {
+        const char *const allowed[] = { "org.vfbroker.manage", NULL };
+        CallResult r;
+
+        polkit_simulate_hang(&b, true);
+        /* The child exits while its calls wait for polkit. */
+        unsigned limited, pending;
+        flood_as_nobody(2, &limited, &pending);
+        cr_assert_eq(pending, 2);
+
+        polkit_set_allowed(&b, allowed);
+        polkit_simulate_hang(&b, false);
+        /* Answers for the dead client arrive now; the broker must carry on. */
+        r = call_as_nobody(&b, "CreateTenant", "sa{sv}", "after", NULL);
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+        cr_assert_eq(kill(b.broker_pid, 0), 0, "vfbrokerd died");
+}
+
+Test(broker, connection_limit) {
+        int fds[10];
+        unsigned refused = 0;
+
+        /* MaxConnections=8: the 9th and 10th are closed at once. */
+        for (int i = 0; i < 10; i++) {
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+                fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                cr_assert(strlen(b.socket_path) < sizeof sa.sun_path);
+                memcpy(sa.sun_path, b.socket_path, strlen(b.socket_path) + 1);
+                cr_assert(connect(fds[i], (struct sockaddr *) &sa, sizeof sa) == 0);
+                /* Let the broker accept them one by one. */
+                usleep(20000);
+        }
+        for (int i = 0; i < 10; i++) {
+                char c;
+                struct timeval tv = { 0, 200000 };
+
+                setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                if (recv(fds[i], &c, 1, 0) == 0)
+                        refused++;
+                close(fds[i]);
+        }
+        cr_assert_eq(refused, 2, "%u connections were closed", refused);
+}
+
+Test(broker, store_file_is_private) {
+        char path[512];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/state.db", b.state_dir);
+        cr_assert(stat(path, &st) == 0);
+        cr_assert_eq(st.st_mode & 0777, 0600, "state.db has mode %o", st.st_mode & 0777);
+}
