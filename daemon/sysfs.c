@@ -694,17 +694,17 @@ static int parse_virtfn(const char *name, unsigned *ret) {
         return 0;
 }
 
-int sysfs_list_vfs(Sysfs *s, const char *pf_bdf, char ***ret) {
+/* Opens the PF's directory and reads its virtfnN links, sorted by N. The
+ * directory stays open (ret_dir) so callers can look at "virtfnN/..." with
+ * one short relative lookup per VF instead of a walk from the root. */
+static int collect_vfs(Sysfs *s, const char *pf_bdf, DIR **ret_dir, VfEntry **ret, size_t *ret_n) {
         _cleanup_closedir_ DIR *d = NULL;
         _cleanup_free_ VfEntry *e = NULL;
         char path[PATH_MAX];
         struct dirent *de;
         size_t n = 0;
-        char **l;
         int r;
 
-        if (!ret)
-                return -EINVAL;
         r = device_path(s, pf_bdf, NULL, path);
         if (r < 0)
                 return r;
@@ -741,6 +741,24 @@ int sysfs_list_vfs(Sysfs *s, const char *pf_bdf, char ***ret) {
                 return -errno;
 
         qsort(e, n, sizeof(VfEntry), cmp_vf_entry);
+        *ret_dir = TAKE_PTR(d);
+        *ret = TAKE_PTR(e);
+        *ret_n = n;
+        return 0;
+}
+
+int sysfs_list_vfs(Sysfs *s, const char *pf_bdf, char ***ret) {
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_free_ VfEntry *e = NULL;
+        size_t n;
+        char **l;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = collect_vfs(s, pf_bdf, &d, &e, &n);
+        if (r < 0)
+                return r;
 
         l = calloc(n + 1, sizeof(char *));
         if (!l)
@@ -765,28 +783,32 @@ static uint64_t now_usec(void) {
 
 /* 1 if numvfs VFs exist and all are bound to driver, 0 if not yet. */
 static int vfs_bound(Sysfs *s, const char *pf_bdf, const char *driver) {
-        _cleanup_strv_free_ char **vfs = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_free_ VfEntry *e = NULL;
         unsigned numvfs;
+        size_t n;
         int r;
 
         r = sysfs_get_num_vfs(s, pf_bdf, &numvfs);
         if (r < 0)
                 return r;
-        r = sysfs_list_vfs(s, pf_bdf, &vfs);
+        r = collect_vfs(s, pf_bdf, &d, &e, &n);
         if (r < 0)
                 return r;
-        if (strv_length(vfs) < numvfs)
+        if (n < numvfs)
                 return 0;
 
-        for (char **i = vfs; *i; i++) {
-                _cleanup_free_ char *drv = NULL;
+        for (size_t i = 0; i < n; i++) {
+                char rel[32], target[PATH_MAX];
+                const char *leaf;
 
-                r = sysfs_get_driver(s, *i, &drv);
+                snprintf(rel, sizeof rel, "virtfn%u/driver", e[i].index);
+                r = readlink_leaf_at(dirfd(d), rel, "drivers", target, &leaf);
                 if (r == -ENOENT)
                         return 0;
                 if (r < 0)
                         return r;
-                if (strcmp(drv, driver) != 0)
+                if (strcmp(leaf, driver) != 0)
                         return 0;
         }
         return 1;
