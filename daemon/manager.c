@@ -494,6 +494,11 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Bad configuration, not starting: %s", strna(error_text));
 
+        if (m->config->system_bus)
+                return log_error_errno(-EOPNOTSUPP,
+                                       "SystemBus=yes is not supported by this vfbrokerd yet; remove it (clients use %s).",
+                                       VFBROKER_SOCKET_PATH);
+
         if (mkdir(m->options.state_dir, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create state directory %s: %s", m->options.state_dir, STRERROR(errno));
         if (asprintf(&db_path, "%s/state.db", m->options.state_dir) < 0)

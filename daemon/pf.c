@@ -227,9 +227,11 @@ static int pf_any_vf_held(Pf *pf) {
         return 0;
 }
 
+/* Driver=auto picks vfio-pci: this version does not drive the kmod/ variant
+ * driver yet, so a PF that asks for it explicitly is refused, not silently
+ * given something else. */
 static const char *pf_wanted_driver(Pf *pf) {
-        /* The variant driver is its own issue; until it lands every PF uses vfio-pci. */
-        return "vfio-pci";
+        return pf->config->driver == PF_DRIVER_VFBROKER_VFIO_PCI ? NULL : "vfio-pci";
 }
 
 int pf_setup(Pf *pf, int stored_fd) {
@@ -240,6 +242,12 @@ int pf_setup(Pf *pf, int stored_fd) {
         unsigned group, num_vfs = 0;
         Token token;
         int r;
+
+        if (!want) {
+                pf_mark_broken(pf, EOPNOTSUPP, "Driver=vfbroker_vfio_pci is not supported by this vfbrokerd yet; use Driver=auto or vfio-pci (%s)",
+                               strna(pf->config->source));
+                return -EOPNOTSUPP;
+        }
 
         if (!sysfs_device_exists(m->sysfs, pf->address)) {
                 pf_mark_broken(pf, ENODEV, "no PCI device %s in %s/sys/bus/pci/devices; check Address= in the configuration",

@@ -61,8 +61,8 @@ static void attribute(const char *tag_start, const char *tag_end, const char *na
         snprintf(buf, size, "%.*s", (int) (strchr(p, '"') - p), p);
 }
 
-static int compare_lines(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+static int compare_lines(const void *x, const void *y) {
+        return strcmp(*(char *const *) x, *(char *const *) y);
 }
 
 /* One line per method (with its arguments in order), signal and property of
