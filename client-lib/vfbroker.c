@@ -27,6 +27,10 @@
  * default method timeout (25 s) too. */
 #define CONNECT_TIMEOUT_USEC (25ULL * 1000000ULL)
 
+/* strerror() may share a buffer between threads; GNU strerror_r() with a
+ * buffer of our own does not, and one connection per thread must be safe. */
+#define ERRNO_STR(r) strerror_r(-(r), (char[128]) { 0 }, 128)
+
 static_assert(sizeof(uid_t) == sizeof(uint32_t), "uid_t must be 32 bits (D-Bus 'u')");
 static_assert(sizeof(gid_t) == sizeof(uint32_t), "gid_t must be 32 bits (D-Bus 'u')");
 
@@ -123,7 +127,7 @@ static int error_from_call(VfbrokerConnection *c, const char *method, const sd_b
                                            "the next call reconnects",
                                            c->path, method);
                 }
-                return error_local(c, r, "%s on %s failed: %s", method, c->path, strerror(-r));
+                return error_local(c, r, "%s on %s failed: %s", method, c->path, ERRNO_STR(r));
         }
 
         error_clear(c);
@@ -318,7 +322,7 @@ static int connection_begin(VfbrokerConnection *c) {
         r = bus_open(c->path, &c->bus);
         if (r < 0)
                 return error_local(c, r, "Failed to reconnect to the broker at %s: %s; is vfbroker.socket running?",
-                                   c->path, strerror(-r));
+                                   c->path, ERRNO_STR(r));
         return 0;
 }
 
@@ -330,7 +334,7 @@ static int method_new(VfbrokerConnection *c, const char *member, sd_bus_message 
                 return r;
         r = sd_bus_message_new_method_call(c->bus, ret, NULL, BROKER_PATH, BROKER_INTERFACE, member);
         if (r < 0)
-                return error_local(c, r, "Failed to create a %s call: %s", member, strerror(-r));
+                return error_local(c, r, "Failed to create a %s call: %s", member, ERRNO_STR(r));
         return 0;
 }
 
@@ -353,7 +357,7 @@ static int call(VfbrokerConnection *c, sd_bus_message *m, sd_bus_message **ret_r
 static int append_failed(VfbrokerConnection *c, const char *member, int r) {
         if (r == -EINVAL)
                 return error_local(c, r, "Cannot send %s: an argument is not valid UTF-8 or too long", member);
-        return error_local(c, r, "Failed to build the %s call: %s", member, strerror(-r));
+        return error_local(c, r, "Failed to build the %s call: %s", member, ERRNO_STR(r));
 }
 
 static int bad_reply(VfbrokerConnection *c, const char *member, int r) {
@@ -364,7 +368,7 @@ static int bad_reply(VfbrokerConnection *c, const char *member, int r) {
                 return error_local(c, r, "Out of memory reading the %s reply", member);
         return error_local(c, -EBADMSG,
                            "The broker at %s sent a malformed %s reply (%s); is vfbrokerd the same version as libvfbroker?",
-                           c->path, member, strerror(-r));
+                           c->path, member, ERRNO_STR(r));
 }
 
 /* ---- Reading a{sv} dictionaries into structs, driven by a field table ---- */
@@ -958,7 +962,7 @@ _public_ int vfbroker_acquire(VfbrokerConnection *c, const char *tenant,
                         r = negative_errno();
                         return error_local(c, r, "Failed to duplicate the fds of VF %s: %s; "
                                            "raise the fd limit (ulimit -n) or close unused fds",
-                                           address, strerror(-r));
+                                           address, ERRNO_STR(r));
                 }
         }
 

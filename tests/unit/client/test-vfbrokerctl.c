@@ -362,6 +362,11 @@ static const char run_check[] =
         "[ \"$VFBROKER_VF0_IOMMU_GROUP $VFBROKER_VF1_IOMMU_GROUP\" = '40 41' ] || fail 25 groups\n"
         "[ -z \"$VFBROKER_VF5_ADDRESS\" ] || fail 26 'stale VFBROKER_VF5_ADDRESS passed on'\n"
         "[ \"$1\" = arg-one ] || fail 27 \"args: $*\"\n"
+        /* vfbrokerctl drops its copies right after fork; give it a moment. */
+        "tries=0\n"
+        "while ls -l /proc/$PPID/fd/ 2>/dev/null | grep -q memfd:; do\n"
+        "  tries=$((tries + 1)); [ $tries -lt 100 ] || fail 28 'vfbrokerctl kept the VF fds'; sleep 0.02\n"
+        "done\n"
         "echo ok\n";
 
 Test(run, fds_environment_and_release, .init = start, .fini = stop) {
