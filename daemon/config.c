@@ -2,7 +2,6 @@
 /* Config: a small systemd-style INI parser for vfbroker.conf and its drop-ins,
  * and the checks on what it says. Every error names file:line and the fix. */
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
