@@ -96,6 +96,23 @@ Test(connect, via_environment) {
         fake_broker_stop(&fake);
 }
 
+Test(connect, path_needing_address_escapes) {
+        char odd[192];
+        VfbrokerConnection *c = NULL;
+        VfbrokerStatus *s = NULL;
+
+        /* Characters D-Bus addresses reserve (, ; = %) or that need escaping (space, é). */
+        cr_assert_eq(fake_broker_start(&fake, FAKE_NORMAL), 0);
+        snprintf(odd, sizeof(odd), "%s/b u%%s,x=1;\xc3\xa9", fake.dir);
+        cr_assert_eq(rename(fake.socket_path, odd), 0);
+        cr_assert_eq(vfbroker_connect(odd, &c), 0);
+        cr_assert_eq(vfbroker_get_status(c, &s), 0);
+        vfbroker_status_free(s);
+        vfbroker_disconnect(c);
+        cr_assert_eq(rename(odd, fake.socket_path), 0);
+        fake_broker_stop(&fake);
+}
+
 Test(calls, status, .init = start_normal, .fini = stop) {
         VfbrokerStatus *s = NULL;
 
