@@ -49,7 +49,9 @@ typedef struct PolkitSubject {
  * callback gets -EHOSTUNREACH.
  * On success the callback runs exactly once, later, from the event loop,
  * unless the query is cancelled first. *ret_query (optional) is owned by
- * the Polkit object; cancel it if the caller goes away. */
+ * the Polkit object and valid until its callback starts; cancel it if the
+ * caller goes away before that. A check that gets no answer within
+ * POLKIT_CALL_TIMEOUT_USEC fails with -EHOSTUNREACH. */
 int polkit_check(Polkit *p, const char *action, const PolkitSubject *subject,
                  char * const *details, polkit_callback_t callback, void *userdata,
                  PolkitQuery **ret_query);

@@ -37,6 +37,13 @@ static void sleep_ms(long ms) {
         nanosleep(&ts, NULL);
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        cr_assert_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
 static void stop_process(pid_t *pid, int sig) {
         if (*pid <= 0)
                 return;
@@ -213,11 +220,15 @@ static void on_answer(int result, const char *message, void *userdata) {
         snprintf(a->message, sizeof a->message, "%s", strempty(message));
 }
 
-/* Runs the loop until *calls is non-zero or 15 s passed. */
-static void run_until_answered(const int *calls) {
-        for (int i = 0; i < 1500 && *calls == 0; i++)
+/* Runs the loop until *calls is non-zero or seconds passed. */
+static void run_until_answered_within(const int *calls, int seconds) {
+        for (int i = 0; i < seconds * 100 && *calls == 0; i++)
                 cr_assert_geq(sd_event_run(event, 10 * 1000), 0);
-        cr_assert_neq(*calls, 0, "no polkit answer within 15 s");
+        cr_assert_neq(*calls, 0, "no polkit answer within %d s", seconds);
+}
+
+static void run_until_answered(const int *calls) {
+        run_until_answered_within(calls, 15);
 }
 
 /* Runs the loop for a while, for "nothing must happen" checks. */
@@ -484,6 +495,29 @@ Test(polkit, bus_restarted_with_check_pending) {
         start_mock();
         set_allowed(ACTION_ACQUIRE);
         cr_assert_eq(check(p, ACTION_ACQUIRE).result, 1);
+}
+
+Test(polkit, hanging_polkitd_times_out) {
+        _cleanup_(polkit_freep) Polkit *p = NULL;
+        PolkitSubject s = self_subject();
+        uint64_t start, end;
+        Answer a = {0};
+
+        start_bus();
+        start_mock();
+        set_allowed(ACTION_ACQUIRE);
+        mock_call("SimulateHang", "b", 1);
+        cr_assert_eq(polkit_new(event, address, &p), 0);
+
+        start = now_usec();
+        cr_assert_eq(polkit_check(p, ACTION_ACQUIRE, &s, NULL, on_answer, &a, NULL), 0);
+        run_until_answered_within(&a.calls, POLKIT_CALL_TIMEOUT_USEC / 1000000 + 15);
+        end = now_usec();
+
+        cr_assert_eq(a.result, -EHOSTUNREACH, "%d %s", a.result, a.message);
+        cr_assert(strstr(a.message, "is polkitd running?"), "message: %s", a.message);
+        cr_assert_geq(end - start, POLKIT_CALL_TIMEOUT_USEC - 1000000, "gave up after %llu us",
+                      (unsigned long long) (end - start));
 }
 
 Test(polkit, cancel_means_no_callback) {
