@@ -105,7 +105,7 @@ static const SandboxRule sandbox_rules[] = {
         { "getrandom", ARG_ANY },
 
         /* The event loop: sd-event's epoll, its timerfds, signalfd for
-         * SIGTERM/SIGHUP, eventfd and inotify it may set up, ppoll for
+         * SIGTERM/SIGINT, eventfd and inotify it may set up, ppoll for
          * sd-bus's synchronous waits. */
         { "epoll_create", ARG_ANY },
         { "epoll_create1", ARG_ANY },
@@ -143,13 +143,14 @@ static const SandboxRule sandbox_rules[] = {
          * kernel. What fds we hold is what limits them. */
         { "ioctl", ARG_ANY },
 
-        /* Files: /dev/vfio, sysfs (sriov_numvfs, driver_override, bind),
-         * /proc/PID/stat for polkit's start time, the configuration on
-         * SIGHUP, and SQLite (journal/WAL creation and deletion, locking
-         * with fcntl, fsync for durability, fchmod of its own new files,
-         * getcwd/readlink to resolve the database path; not fchown, which
-         * it tries on a new journal when run as root and whose failure it
-         * ignores, as systemd's ~@privileged refuses it too). */
+        /* Files: /dev/vfio; sysfs (sriov_numvfs, driver_override, bind;
+         * listing and resolving virtfnN, driver and iommu_group links after
+         * SetNumVFs); /proc/PID/stat for polkit's start time; SQLite
+         * (journal and WAL creation and deletion, locks with fcntl, fsync
+         * for durability, fchmod of its new files, getcwd and readlink to
+         * resolve the database path). Not fchown: SQLite tries it on a new
+         * journal when run as root and ignores its failure, and systemd's
+         * ~@privileged refuses it too. */
         { "openat", ARG_ANY },
         { "open", ARG_ANY },
         { "read", ARG_ANY },
