@@ -1110,7 +1110,7 @@ int main(int argc, char **argv) {
         int n_rest, r;
 
         /* Global options up to the command; getopt stops at the first non-option. */
-        r = parse_options(argc, argv, "+h");
+        r = parse_options(argc, argv, "+:h");
         if (r >= 0)
                 return r;
         if (optind >= argc)
@@ -1130,7 +1130,7 @@ int main(int argc, char **argv) {
         rest = argv + optind;
         n_rest = argc - optind;
         optind = 0;
-        r = parse_options(n_rest, rest, verb->n_args < 0 ? "+h" : "h");
+        r = parse_options(n_rest, rest, verb->n_args < 0 ? "+:h" : ":h");
         if (r >= 0)
                 return r;
         rest += optind;

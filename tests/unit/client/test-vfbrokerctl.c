@@ -212,6 +212,9 @@ Test(cli, usage_errors_exit_2) {
         cr_assert_not_null(strstr(err, "no-such-user-vfb"));
         free(err);
         cr_assert_eq(ctl(NULL, NULL, "set-numvfs", "0000:03:00.0", "many", NULL), 2);
+        cr_assert_eq(ctl(NULL, &err, "status", "--socket", NULL), 2);
+        cr_assert_not_null(strstr(err, "'--socket' needs an argument"));
+        free(err);
 }
 
 Test(cli, cannot_connect_exit_5) {
