@@ -303,20 +303,6 @@ static int read_acquire_options(sd_bus_message *m, sd_bus_error *error, Client *
 
 /* ---- AcquireVF ------------------------------------------------------------- */
 
-static bool vf_matches(const Vf *vf, const char *tenant, const AcquireOptions *o, bool dedicated_pass) {
-        const Pf *pf = vf->pf;
-
-        if (pf->state != PF_READY || vf->state != VF_FREE)
-                return false;
-        if (o->pf && !streq(pf->address, o->pf))
-                return false;
-        if (o->numa_node >= 0 && vf->numa_node != o->numa_node)
-                return false;
-        if (dedicated_pass)
-                return pf->mode == PF_MODE_DEDICATED && streq_ptr(pf->tenant, tenant);
-        return pf->mode == PF_MODE_POOL;
-}
-
 static int acquire_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
         Manager *mgr = c->manager;
         _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
@@ -348,37 +334,32 @@ static int acquire_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
                               "tenant '%s' holds %u of %u VFs; release one (vfbrokerctl release LEASE) or raise its quota",
                               tenant, held, t->quota);
 
-        /* A tenant's dedicated PFs first, then the shared pool. Several tries:
-         * a VF whose group turns out busy is set draining and skipped. */
-        for (int pass = 0; pass < 2 && !vf; pass++)
-                for (size_t i = 0; i < mgr->n_pfs && !vf; i++) {
-                        Pf *pf = mgr->pfs[i];
+        /* Each candidate that cannot be opened leaves the free state, so
+         * this ends: a group found busy drains, a VF that fails otherwise is
+         * broken. */
+        VfFilter filter = { .tenant = tenant, .pf = o.pf, .numa_node = o.numa_node };
+        Vf *cand;
+        while (!vf && (cand = pf_table_find_free_vf(mgr->pfs, mgr->n_pfs, &filter))) {
+                Token token;
 
-                        for (unsigned j = 0; j < pf->n_vfs && !vf; j++) {
-                                Vf *cand = &pf->vfs[j];
-                                Token token;
-
-                                if (!vf_matches(cand, tenant, &o, pass == 0))
-                                        continue;
-                                r = pf_get_token(pf, &token);
-                                if (r < 0)
-                                        return fail(error, c, "acquire", tenant, r, "cannot read the VF token");
-                                r = vfio_open_vf(mgr->vfio, cand->iommu_group, cand->address, &token, &fds);
-                                if (r == -EBUSY) {
-                                        log_warning("VF %s is held by somebody outside any lease; draining it.", cand->address);
-                                        cand->state = VF_DRAINING;
-                                        manager_schedule_drain_check(mgr);
-                                        continue;
-                                }
-                                if (r < 0) {
-                                        log_error_errno(r, "Cannot open VF %s (group %u): %s; marking it broken.",
-                                                        cand->address, cand->iommu_group, STRERROR(r));
-                                        cand->state = VF_BROKEN;
-                                        continue;
-                                }
-                                vf = cand;
-                        }
+                r = pf_get_token(cand->pf, &token);
+                if (r < 0)
+                        return fail(error, c, "acquire", tenant, r, "cannot read the VF token");
+                r = vfio_open_vf(mgr->vfio, cand->iommu_group, cand->address, &token, &fds);
+                if (r == -EBUSY) {
+                        log_warning("VF %s is held by somebody outside any lease; draining it.", cand->address);
+                        cand->state = VF_DRAINING;
+                        manager_schedule_drain_check(mgr);
+                        continue;
                 }
+                if (r < 0) {
+                        log_error_errno(r, "Cannot open VF %s (group %u): %s; marking it broken.",
+                                        cand->address, cand->iommu_group, STRERROR(r));
+                        cand->state = VF_BROKEN;
+                        continue;
+                }
+                vf = cand;
+        }
 
         if (!vf)
                 return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_NO_FREE_VF,

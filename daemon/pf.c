@@ -409,6 +409,29 @@ unsigned pf_count_vfs(const Pf *pf, VfState state) {
         return n;
 }
 
+static bool vf_matches(const Vf *vf, const VfFilter *f, bool dedicated_pass) {
+        const Pf *pf = vf->pf;
+
+        if (pf->state != PF_READY || vf->state != VF_FREE)
+                return false;
+        if (f->pf && !streq(pf->address, f->pf))
+                return false;
+        if (f->numa_node >= 0 && vf->numa_node != f->numa_node)
+                return false;
+        if (dedicated_pass)
+                return pf->mode == PF_MODE_DEDICATED && streq_ptr(pf->tenant, f->tenant);
+        return pf->mode == PF_MODE_POOL;
+}
+
+Vf *pf_table_find_free_vf(Pf *const *pfs, size_t n_pfs, const VfFilter *filter) {
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < n_pfs; i++)
+                        for (unsigned j = 0; j < pfs[i]->n_vfs; j++)
+                                if (vf_matches(&pfs[i]->vfs[j], filter, pass == 0))
+                                        return &pfs[i]->vfs[j];
+        return NULL;
+}
+
 int vf_refresh_draining(Vf *vf) {
         int r;
 

@@ -75,6 +75,17 @@ int pf_get_token(Pf *pf, Token *ret);
 int pf_set_num_vfs(Pf *pf, unsigned n);
 unsigned pf_count_vfs(const Pf *pf, VfState state);
 
+/* What an acquire asks for. numa_node -1: any. pf NULL: any. */
+typedef struct VfFilter {
+        const char *tenant;
+        const char *pf;
+        int numa_node;
+} VfFilter;
+
+/* The first free VF of a ready PF that matches: the tenant's dedicated PFs
+ * first, then the shared pool, each in table order. NULL if there is none. */
+Vf *pf_table_find_free_vf(Pf *const *pfs, size_t n_pfs, const VfFilter *filter);
+
 const char *vf_state_to_string(VfState s);
 /* Re-checks a draining VF: free once its group can be opened. Returns 1 if it became free. */
 int vf_refresh_draining(Vf *vf);
