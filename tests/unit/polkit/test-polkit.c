@@ -74,6 +74,8 @@ static void start_bus(void) {
         daemon_pid = fork();
         cr_assert_geq(daemon_pid, 0);
         if (daemon_pid == 0) {
+                /* Dies with the test, even one that crashed or timed out. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
                 dup2(null, STDOUT_FILENO);
                 dup2(null, STDERR_FILENO); /* "Failed to set fd limit" in containers */
@@ -121,6 +123,7 @@ static void start_mock(void) {
         mock_pid = fork();
         cr_assert_geq(mock_pid, 0);
         if (mock_pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
                 dup2(null, STDOUT_FILENO); /* its call log; GetMethodCalls has it too */
                 setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
