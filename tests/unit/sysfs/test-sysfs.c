@@ -554,13 +554,14 @@ Test(sysfs, bind_unbound_device_does_not_unbind) {
  * would, once driver_override says vfio-pci. */
 typedef struct Prober {
         int fifo_fd;
+        size_t filler; /* bytes the test put in first: the pipe's capacity */
         char probed[64];
 } Prober;
 
 static void *prober_thread(void *arg) {
         Prober *p = arg;
         struct timespec ts = { 0, 1000000 };
-        char buf[4096 + sizeof p->probed];
+        _cleanup_free_ char *buf = malloc(p->filler + sizeof p->probed);
         size_t got = 0;
 
         for (int i = 0; i < 5000; i++) {
@@ -572,31 +573,37 @@ static void *prober_thread(void *arg) {
         fixture_set_driver(fx, PF_C, "vfio-pci");
 
         /* Drain the filler and what the code under test wrote after it. */
-        while (got < 4096 + strlen(PF_C)) {
-                ssize_t k = read(p->fifo_fd, buf + got, sizeof buf - 1 - got);
+        while (buf && got < p->filler + strlen(PF_C)) {
+                ssize_t k = read(p->fifo_fd, buf + got, p->filler + sizeof p->probed - 1 - got);
                 if (k <= 0)
                         break;
                 got += (size_t) k;
         }
-        if (got > 4096)
-                memcpy(p->probed, buf + 4096, got - 4096);
+        if (got > p->filler)
+                memcpy(p->probed, buf + p->filler, got - p->filler);
         return NULL;
 }
 
 Test(sysfs, bind_succeeds_when_probe_binds) {
         _cleanup_free_ char *path = fixture_path(fx, "sys/bus/pci/drivers_probe");
         _cleanup_free_ char *drv = NULL;
-        char filler[4096];
+        _cleanup_free_ char *filler = NULL;
         Prober p = { .fifo_fd = -EBADF };
         pthread_t t;
+        int cap;
 
         cr_assert_eq(unlink(path), 0);
         cr_assert_eq(mkfifo(path, 0600), 0);
         p.fifo_fd = open(path, O_RDWR | O_CLOEXEC);
         cr_assert_geq(p.fifo_fd, 0);
-        cr_assert_eq(fcntl(p.fifo_fd, F_SETPIPE_SZ, 4096), 4096);
-        memset(filler, 'x', sizeof filler);
-        cr_assert_eq(write(p.fifo_fd, filler, sizeof filler), (ssize_t) sizeof filler);
+        /* The smallest pipe the kernel allows (one page), filled to the brim. */
+        cap = fcntl(p.fifo_fd, F_SETPIPE_SZ, 4096);
+        cr_assert_geq(cap, 4096);
+        p.filler = (size_t) cap;
+        filler = malloc(p.filler);
+        cr_assert_not_null(filler);
+        memset(filler, 'x', p.filler);
+        cr_assert_eq(write(p.fifo_fd, filler, p.filler), (ssize_t) p.filler);
 
         cr_assert_eq(pthread_create(&t, NULL, prober_thread, &p), 0);
         cr_assert_eq(sysfs_bind_driver(sy, PF_C, "vfio-pci"), 0);
