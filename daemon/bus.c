@@ -144,10 +144,13 @@ static void on_polkit_result(int result, const char *message, void *userdata) {
                 (void) refuse(&error, c, pc->action, pc->tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
                               "polkit does not allow uid %u to do %s%s%s; ask an administrator for a polkit rule",
                               (unsigned) c->identity.uid, pc->action, message ? ": " : "", strempty(message));
+        else if (message)
+                (void) refuse(&error, c, pc->action, pc->tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
+                              "%s; the request is refused", message);
         else
                 (void) refuse(&error, c, pc->action, pc->tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
-                              "polkit could not be asked (%s), so the request is refused; start polkit.service",
-                              message ? message : strerror(-result));
+                              "polkit could not be asked (%s), so the request is refused; is polkitd running?",
+                              strerror(-result));
 
         if (sd_bus_error_is_set(&error))
                 (void) sd_bus_reply_method_error(pc->message, &error);

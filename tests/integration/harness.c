@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -157,6 +158,9 @@ static pid_t spawn(const char *log_path, char *const argv[], const char *bus_add
         cr_assert(pid >= 0);
         if (pid == 0) {
                 int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+                /* A crashed or timed-out test must not leave daemons behind. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
 
                 if (fd >= 0) {
                         dup2(fd, STDOUT_FILENO);
