@@ -550,9 +550,8 @@ static struct pci_driver vfb_pci_driver = {
 	.sriov_configure	= vfb_sriov_configure,
 	.err_handler		= &vfio_pci_core_err_handlers,
 	.driver_managed_dma	= true,
-	.driver = {
-		.dev_groups	= vfb_groups,
-	},
+	/* pci_register_driver() copies these into driver.dev_groups */
+	.dev_groups		= vfb_groups,
 };
 
 module_pci_driver(vfb_pci_driver);
