@@ -15,6 +15,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/pm_runtime.h>
 #include <linux/srcu.h>
 #include <linux/uuid.h>
 #include <linux/version.h>
@@ -350,7 +351,16 @@ static void vfb_quiesce(struct vfb_device *vfb)
 	struct vfio_device *core_vdev = &vdev->vdev;
 	struct pci_dev *pdev = vdev->pdev;
 	long ret;
-	int i;
+	int pm, i;
+
+	/*
+	 * vfio's fd ioctl path wakes the device around every ioctl; these
+	 * calls bypass it, so wake it here (the holder may have put it into
+	 * low power itself).
+	 */
+	pm = pm_runtime_resume_and_get(&pdev->dev);
+	if (pm < 0)
+		pci_warn(pdev, "revocation: cannot wake the device (%d), trying anyway\n", pm);
 
 	/*
 	 * vfio-pci-core's own VFIO_DEVICE_RESET path (it does not use its
@@ -393,6 +403,10 @@ static void vfb_quiesce(struct vfb_device *vfb)
 
 	/* Tell the holder through its request eventfd, as unbind would. */
 	vfio_pci_core_request(core_vdev, 1);
+
+	/* resume_and_get drops its reference itself when it fails */
+	if (pm >= 0)
+		pm_runtime_put(&pdev->dev);
 }
 
 static ssize_t vfbroker_revoke_store(struct device *dev,

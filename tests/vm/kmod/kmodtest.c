@@ -236,6 +236,22 @@ static int set_pf_token(int pf_fd, const char *uuid)
 	return ioctl(pf_fd, VFIO_DEVICE_FEATURE, &a) < 0 ? -errno : 0;
 }
 
+/* the command register as the hardware has it (root reads sysfs config) */
+static int pci_command(const char *bdf)
+{
+	char path[256];
+	uint16_t cmd;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &cmd, 2, 4);
+	close(fd);
+	return n == 2 ? cmd : -EIO;
+}
+
 static bool mode_is(const char *bdf, const char *attr, mode_t want)
 {
 	char path[256];
@@ -474,6 +490,46 @@ static int touch(volatile uint32_t *p, uint32_t *ret_val)
 	return bus;
 }
 
+/* MSI-X vector 0 to an eventfd: interrupt setup a revocation must survive */
+static int enable_msix(int dev)
+{
+	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX };
+	struct {
+		struct vfio_irq_set s;
+		int32_t fd;
+	} irq = { .s = { .argsz = sizeof(irq), .index = VFIO_PCI_MSIX_IRQ_INDEX, .start = 0, .count = 1,
+			 .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER } };
+
+	if (ioctl(dev, VFIO_DEVICE_GET_IRQ_INFO, &ii) < 0)
+		return -errno;
+	if (ii.count == 0)
+		return -ENOTSUP;
+	irq.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (irq.fd < 0)
+		return -errno;
+	return ioctl(dev, VFIO_DEVICE_SET_IRQS, &irq) < 0 ? -errno : 0;
+}
+
+/*
+ * Reads config space and the BAR mapping without pause until the device
+ * goes away under it: 0 once a read gets ENODEV or the mapping SIGBUS,
+ * 1 on any other error or if nothing happened within 60 s.
+ */
+static int hammer_loop(int dev, uint64_t cfg_offset, volatile uint32_t *map)
+{
+	double end = now() + 60;
+	uint32_t v;
+	uint16_t id;
+
+	while (now() < end) {
+		if (pread(dev, &id, 2, cfg_offset) < 0)
+			return errno == ENODEV ? 0 : 1;
+		if (map != MAP_FAILED && touch(map, &v))
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * The holder: uid 65534 with the VF's device fd and the container fd, as the
  * broker hands them out. Sets up everything a revocation has to take away,
@@ -495,8 +551,9 @@ static int holder(int sock)
 	uint64_t events = 0;
 	uint16_t id = 0;
 	uint32_t v = 0;
-	int fds[2], dev, cont, efd, r;
+	int fds[2], dev, cont, efd, r, st;
 	void *buf, *m2;
+	pid_t hammer;
 
 	if (drop_privileges() < 0 || recv_fds(sock, fds, 2) < 0)
 		return 2;
@@ -526,9 +583,20 @@ static int holder(int sock)
 	check(r == 0, "holder: VFIO_IOMMU_MAP_DMA of one page at iova 0x%llx (%s)", DMA_IOVA, errname(r ? errno : 0));
 	r = pread(dev, &id, 2, cfg.offset);
 	check(r == 2 && id != 0xffff, "holder: config space reads (vendor 0x%04x)", id);
+	r = enable_msix(dev);
+	check(r == 0, "holder: MSI-X vector 0 wired to an eventfd (%s)", errname(-r));
+
+	/* a second process of the holder keeps the device busy across the revocation */
+	hammer = fork();
+	if (hammer == 0)
+		_exit(hammer_loop(dev, cfg.offset, map));
 
 	if (write(sock, "R", 1) != 1 || wait_byte(sock, 60000) != 'V')
 		return 2;
+	waitpid(hammer, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "revoked: a process busy reading config space and the BAR mapping in a loop stopped with ENODEV/SIGBUS (exit %d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 
 	/* after: every fd operation is refused, the mapping is gone, the eventfd fired */
 	r = ioctl(dev, VFIO_DEVICE_GET_INFO, &info);
@@ -636,6 +704,8 @@ static int run_revoke(const char *pf)
 	t = now() - t;
 	check(r == 0, "root writes 1 to VF0's vfbroker_revoke while the holder has it (%s)", errname(-r));
 	check(t < 5.0, "revocation returned without waiting for the holder (%.3f s)", t);
+	r = pci_command(vf0);
+	check(r >= 0 && !(r & 0x4), "revoked: bus mastering is off in the VF's command register (0x%04x)", r);
 	if (write(sv[0], "V", 1) != 1)
 		check(false, "tell the holder");
 
