@@ -428,10 +428,10 @@ static ssize_t vfbroker_revoke_store(struct device *dev,
 	mutex_lock(&vfb->revoke_lock);
 
 	mutex_lock(&core_vdev->dev_set->lock);
-	if (!vfb->open) {
+	/* Not open, or revoked and not yet closed: nothing left to take away. */
+	if (!vfb->open || vfb->revoked) {
 		mutex_unlock(&core_vdev->dev_set->lock);
 		mutex_unlock(&vfb->revoke_lock);
-		pci_dbg(pdev, "revocation: not open, nothing to revoke\n");
 		return count;
 	}
 	WRITE_ONCE(vfb->revoked, true);

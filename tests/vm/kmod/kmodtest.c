@@ -405,6 +405,21 @@ static int run_tokens(const char *pf)
 	r = try_open(vf0, PF_TOKEN);
 	check(r == 0, "VF0 after clearing opens with the PF token (%s)", errname(-r));
 
+	/* a token change affects later opens only: an open fd keeps working */
+	{
+		struct vfio_device_info info = { .argsz = sizeof(info) };
+		int a;
+
+		sysfs_write(vf0, "vfbroker_token", T0);
+		a = device_open(vf0, T0);
+		r = sysfs_write(vf0, "vfbroker_token", T1);
+		check(a >= 0 && r == 0 && try_open(vf0, T0) == -EACCES && try_open(vf0, T1) == 0 &&
+		      ioctl(a, VFIO_DEVICE_GET_INFO, &info) == 0,
+		      "changing VF0's token while it is open: later opens need the new one, the open fd keeps working");
+		if (a >= 0)
+			close(a);
+	}
+
 	/* rotation: a new token replaces the old one */
 	sysfs_write(vf0, "vfbroker_token", T0);
 	r = sysfs_write(vf0, "vfbroker_token", T1);
@@ -704,6 +719,8 @@ static int run_revoke(const char *pf)
 	t = now() - t;
 	check(r == 0, "root writes 1 to VF0's vfbroker_revoke while the holder has it (%s)", errname(-r));
 	check(t < 5.0, "revocation returned without waiting for the holder (%.3f s)", t);
+	r = sysfs_write(vf0, "vfbroker_revoke", "1");
+	check(r == 0, "revoking it again while the holder still has it is a no-op (%s)", errname(-r));
 	r = pci_command(vf0);
 	check(r >= 0 && !(r & 0x4), "revoked: bus mastering is off in the VF's command register (0x%04x)", r);
 	if (write(sv[0], "V", 1) != 1)
