@@ -373,10 +373,10 @@ static void vfb_quiesce(struct vfb_device *vfb)
 		ret = vfio_pci_core_ioctl(core_vdev, VFIO_DEVICE_RESET, 0);
 		if (ret != -EAGAIN)
 			break;
-		msleep(5);
+		usleep_range(5000, 10000);
 	}
 	if (ret)
-		pci_warn(pdev, "revocation: function reset failed (%ld), relying on bus master disable\n", ret);
+		pci_warn(pdev, "revocation: reset failed (%ld), bus master off only\n", ret);
 
 	/*
 	 * The reset restores the saved config space, bus master included; MSI
@@ -399,7 +399,7 @@ static void vfb_quiesce(struct vfb_device *vfb)
 					  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
 					  NULL, 0);
 	if (ret && !vdev->pm_runtime_engaged)
-		pci_warn(pdev, "revocation: cannot block BAR faults (%ld); mappings were zapped but may fault back in\n", ret);
+		pci_warn(pdev, "revocation: BAR faults not blocked (%ld)\n", ret);
 
 	/* Tell the holder through its request eventfd, as unbind would. */
 	vfio_pci_core_request(core_vdev, 1);
@@ -482,7 +482,8 @@ static const struct attribute_group *vfb_groups[] = {
 
 /* --- driver ------------------------------------------------------------------- */
 
-/* The name doubles as the pci_driver name: vfio-pci-core writes the PF's
+/*
+ * The name doubles as the pci_driver name: vfio-pci-core writes the PF's
  * ops name into each new VF's driver_override, so VFs bind here by themselves.
  */
 static const struct vfio_device_ops vfb_ops = {
