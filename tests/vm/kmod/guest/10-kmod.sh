@@ -16,9 +16,11 @@ drv_of() { basename "$(readlink $D/$1/driver 2>/dev/null)" 2>/dev/null; }
 loaded() { grep -q "^$M " /proc/modules; }
 
 [ -f "$KO" ]; res $? "module built for $(uname -r) is in the payload" || exit 1
-modprobe vfio_pci_core; res $? "modprobe vfio_pci_core"
+# modules on Debian's kernels, built in on the debug kernel (debug-kernel)
+have_mod() { modprobe "$1" 2>/dev/null || grep -qE "/$2\.ko\$" "/lib/modules/$(uname -r)/modules.builtin"; }
+have_mod vfio_pci_core vfio-pci-core; res $? "vfio_pci_core loaded or built in"
 # busybox modprobe ignores softdeps: the type1 backend is loaded by hand
-modprobe vfio_iommu_type1; res $? "modprobe vfio_iommu_type1"
+have_mod vfio_iommu_type1 vfio_iommu_type1; res $? "vfio_iommu_type1 loaded or built in"
 # from here on every kernel message is ours: the log check at the end reads them
 dmesg -c > /dev/null
 insmod "$KO" enable_sriov=1; res $? "insmod $M enable_sriov=1"
