@@ -36,13 +36,6 @@ static bool enable_sriov;
 module_param(enable_sriov, bool, 0644);
 MODULE_PARM_DESC(enable_sriov, "Allow enabling SR-IOV VFs on PFs bound to this driver (default: false)");
 
-/*
- * Every fd operation runs inside this SRCU read section, so a revocation can
- * wait for the operations that started before it and know that none of them
- * touches the device after the reset.
- */
-DEFINE_STATIC_SRCU(vfb_srcu);
-
 struct vfb_device {
 	struct vfio_pci_core_device core_device;
 
@@ -54,10 +47,17 @@ struct vfb_device {
 	/*
 	 * open and revoked change under the vfio device set lock (held by vfio
 	 * around open_device and close_device); revoked is read locklessly by
-	 * the fd operations, inside vfb_srcu.
+	 * the fd operations, inside srcu.
 	 */
 	bool open;
 	bool revoked;
+	/*
+	 * Every fd operation runs inside this SRCU read section, so a
+	 * revocation can wait for the operations that started before it and
+	 * know that none of them touches the device after the reset. One per
+	 * device: an operation of another VF's holder never delays it.
+	 */
+	struct srcu_struct srcu;
 	/* One revocation at a time per device. */
 	struct mutex revoke_lock;
 };
@@ -79,10 +79,23 @@ static struct vfb_device *dev_to_vfb(struct device *dev)
 static int vfb_init_dev(struct vfio_device *core_vdev)
 {
 	struct vfb_device *vfb = to_vfb(core_vdev);
+	int ret;
 
+	ret = init_srcu_struct(&vfb->srcu);
+	if (ret)
+		return ret;
 	mutex_init(&vfb->token_lock);
 	mutex_init(&vfb->revoke_lock);
-	return vfio_pci_core_init_dev(core_vdev);
+	ret = vfio_pci_core_init_dev(core_vdev);
+	if (ret)
+		goto err_cleanup_srcu;
+	return 0;
+
+err_cleanup_srcu:
+	mutex_destroy(&vfb->revoke_lock);
+	mutex_destroy(&vfb->token_lock);
+	cleanup_srcu_struct(&vfb->srcu);
+	return ret;
 }
 
 static void vfb_release_dev(struct vfio_device *core_vdev)
@@ -95,6 +108,7 @@ static void vfb_release_dev(struct vfio_device *core_vdev)
 	 */
 	mutex_destroy(&vfb->revoke_lock);
 	mutex_destroy(&vfb->token_lock);
+	cleanup_srcu_struct(&vfb->srcu);
 	vfio_pci_core_release_dev(core_vdev);
 }
 
@@ -126,26 +140,28 @@ static void vfb_close_device(struct vfio_device *core_vdev)
 static long vfb_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 		      unsigned long arg)
 {
+	struct vfb_device *vfb = to_vfb(core_vdev);
 	long ret = -ENODEV;
 	int idx;
 
-	idx = srcu_read_lock(&vfb_srcu);
-	if (!READ_ONCE(to_vfb(core_vdev)->revoked))
+	idx = srcu_read_lock(&vfb->srcu);
+	if (!READ_ONCE(vfb->revoked))
 		ret = vfio_pci_core_ioctl(core_vdev, cmd, arg);
-	srcu_read_unlock(&vfb_srcu, idx);
+	srcu_read_unlock(&vfb->srcu, idx);
 	return ret;
 }
 
 static int vfb_device_feature(struct vfio_device *core_vdev, u32 flags,
 			      void __user *arg, size_t argsz)
 {
+	struct vfb_device *vfb = to_vfb(core_vdev);
 	int ret = -ENODEV;
 	int idx;
 
-	idx = srcu_read_lock(&vfb_srcu);
-	if (!READ_ONCE(to_vfb(core_vdev)->revoked))
+	idx = srcu_read_lock(&vfb->srcu);
+	if (!READ_ONCE(vfb->revoked))
 		ret = vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
-	srcu_read_unlock(&vfb_srcu, idx);
+	srcu_read_unlock(&vfb->srcu, idx);
 	return ret;
 }
 
@@ -155,13 +171,14 @@ static int vfb_get_region_info_caps(struct vfio_device *core_vdev,
 				    struct vfio_region_info *info,
 				    struct vfio_info_cap *caps)
 {
+	struct vfb_device *vfb = to_vfb(core_vdev);
 	int ret = -ENODEV;
 	int idx;
 
-	idx = srcu_read_lock(&vfb_srcu);
-	if (!READ_ONCE(to_vfb(core_vdev)->revoked))
+	idx = srcu_read_lock(&vfb->srcu);
+	if (!READ_ONCE(vfb->revoked))
 		ret = vfio_pci_ioctl_get_region_info(core_vdev, info, caps);
-	srcu_read_unlock(&vfb_srcu, idx);
+	srcu_read_unlock(&vfb->srcu, idx);
 	return ret;
 }
 #endif
@@ -169,38 +186,41 @@ static int vfb_get_region_info_caps(struct vfio_device *core_vdev,
 static ssize_t vfb_read(struct vfio_device *core_vdev, char __user *buf,
 			size_t count, loff_t *ppos)
 {
+	struct vfb_device *vfb = to_vfb(core_vdev);
 	ssize_t ret = -ENODEV;
 	int idx;
 
-	idx = srcu_read_lock(&vfb_srcu);
-	if (!READ_ONCE(to_vfb(core_vdev)->revoked))
+	idx = srcu_read_lock(&vfb->srcu);
+	if (!READ_ONCE(vfb->revoked))
 		ret = vfio_pci_core_read(core_vdev, buf, count, ppos);
-	srcu_read_unlock(&vfb_srcu, idx);
+	srcu_read_unlock(&vfb->srcu, idx);
 	return ret;
 }
 
 static ssize_t vfb_write(struct vfio_device *core_vdev, const char __user *buf,
 			 size_t count, loff_t *ppos)
 {
+	struct vfb_device *vfb = to_vfb(core_vdev);
 	ssize_t ret = -ENODEV;
 	int idx;
 
-	idx = srcu_read_lock(&vfb_srcu);
-	if (!READ_ONCE(to_vfb(core_vdev)->revoked))
+	idx = srcu_read_lock(&vfb->srcu);
+	if (!READ_ONCE(vfb->revoked))
 		ret = vfio_pci_core_write(core_vdev, buf, count, ppos);
-	srcu_read_unlock(&vfb_srcu, idx);
+	srcu_read_unlock(&vfb->srcu, idx);
 	return ret;
 }
 
 static int vfb_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma)
 {
+	struct vfb_device *vfb = to_vfb(core_vdev);
 	int ret = -ENODEV;
 	int idx;
 
-	idx = srcu_read_lock(&vfb_srcu);
-	if (!READ_ONCE(to_vfb(core_vdev)->revoked))
+	idx = srcu_read_lock(&vfb->srcu);
+	if (!READ_ONCE(vfb->revoked))
 		ret = vfio_pci_core_mmap(core_vdev, vma);
-	srcu_read_unlock(&vfb_srcu, idx);
+	srcu_read_unlock(&vfb->srcu, idx);
 	return ret;
 }
 
@@ -442,7 +462,7 @@ static ssize_t vfbroker_revoke_store(struct device *dev,
 	 * Outside the device set lock: a hot reset ioctl takes it inside its
 	 * read section.
 	 */
-	synchronize_srcu(&vfb_srcu);
+	synchronize_srcu(&vfb->srcu);
 
 	mutex_lock(&core_vdev->dev_set->lock);
 	/* Closed meanwhile: close_device already reset it and cleared revoked. */
