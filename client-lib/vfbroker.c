@@ -993,6 +993,12 @@ _public_ int vfbroker_release(VfbrokerConnection *c, const char *lease) {
         return call_simple(c, "ReleaseVF", "s", lease);
 }
 
+_public_ int vfbroker_revoke_lease(VfbrokerConnection *c, const char *lease) {
+        if (!c || !lease)
+                return -EINVAL;
+        return call_simple(c, "RevokeLease", "s", lease);
+}
+
 _public_ int vfbroker_tenant_create(VfbrokerConnection *c, const char *name,
                                     const uid_t *uids, size_t n_uids,
                                     const gid_t *gids, size_t n_gids,
@@ -1056,6 +1062,12 @@ _public_ int vfbroker_tenant_delete(VfbrokerConnection *c, const char *name) {
         if (!c || !name)
                 return -EINVAL;
         return call_simple(c, "DeleteTenant", "sa{sv}", name, (unsigned) 0);
+}
+
+_public_ int vfbroker_tenant_delete_forced(VfbrokerConnection *c, const char *name) {
+        if (!c || !name)
+                return -EINVAL;
+        return call_simple(c, "DeleteTenant", "sa{sv}", name, (unsigned) 1, "Force", "b", 1);
 }
 
 _public_ int vfbroker_tenant_rotate_token(VfbrokerConnection *c, const char *name) {

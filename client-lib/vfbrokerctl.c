@@ -69,12 +69,15 @@ enum {
         OPT_USER,
         OPT_GROUP,
         OPT_QUOTA,
+        OPT_FORCE,
 };
 
 /* Which command-specific options were given, to refuse them elsewhere. */
 #define SEEN_RUN    (1u << 0)
 #define SEEN_TENANT (1u << 1)
+#define SEEN_FORCE  (1u << 2)
 static unsigned seen = 0;
+static bool arg_force = false;
 
 static void help(FILE *f) {
         fprintf(f,
@@ -90,11 +93,15 @@ static void help(FILE *f) {
                 "  list-tenants                    List the tenants (without tokens)\n"
                 "  tenant create NAME [--user U]... [--group G]... [--quota N]\n"
                 "                                  Create a tenant; U and G are names or numbers\n"
-                "  tenant delete NAME              Delete a tenant that holds no leases\n"
+                "  tenant delete NAME [--force]    Delete a tenant that holds no leases\n"
+                "                                  (--force: revoke its leases first)\n"
                 "  tenant rotate NAME              Give a tenant a fresh token\n"
                 "  tenant show-token NAME          Print a tenant's token (dedicated PFs only)\n"
                 "  set-numvfs PF N                 Set how many VFs the PF at address PF has\n"
                 "  release LEASE                   End a lease\n"
+                "  revoke LEASE                    End somebody's lease now (forced where the PF's driver\n"
+                "                                  can: vfbroker_vfio_pci; else the VF drains when its\n"
+                "                                  holder closes it, and the exit code is 1)\n"
                 "  run --tenant T [--count N] [--pf BDF] [--numa-node N] -- CMD [ARGS...]\n"
                 "                                  Lease N VFs (default 1, at most %d), run CMD with them,\n"
                 "                                  release them when CMD exits\n"
@@ -635,7 +642,7 @@ static int verb_tenant_create(VfbrokerConnection *c, char **args) {
 static int verb_tenant_delete(VfbrokerConnection *c, char **args) {
         int r;
 
-        r = vfbroker_tenant_delete(c, args[0]);
+        r = arg_force ? vfbroker_tenant_delete_forced(c, args[0]) : vfbroker_tenant_delete(c, args[0]);
         if (r < 0) {
                 char what[128];
 
@@ -736,6 +743,19 @@ static int verb_release(VfbrokerConnection *c, char **args) {
                 char what[128];
 
                 snprintf(what, sizeof(what), "release lease %.64s", args[0]);
+                return fail(c, r, what);
+        }
+        return EXIT_OK;
+}
+
+static int verb_revoke(VfbrokerConnection *c, char **args) {
+        int r;
+
+        r = vfbroker_revoke_lease(c, args[0]);
+        if (r < 0) {
+                char what[128];
+
+                snprintf(what, sizeof(what), "revoke lease %.64s", args[0]);
                 return fail(c, r, what);
         }
         return EXIT_OK;
@@ -1000,6 +1020,7 @@ static const struct option options[] = {
         { "user",      required_argument, NULL, OPT_USER      },
         { "group",     required_argument, NULL, OPT_GROUP     },
         { "quota",     required_argument, NULL, OPT_QUOTA     },
+        { "force",     no_argument,       NULL, OPT_FORCE     },
         { NULL,        0,                 NULL, 0             },
 };
 
@@ -1071,6 +1092,10 @@ static int parse_options(int argc, char **argv, const char *optstring) {
                         arg_quota = (uint32_t) v;
                         seen |= SEEN_TENANT;
                         break;
+                case OPT_FORCE:
+                        arg_force = true;
+                        seen |= SEEN_FORCE;
+                        break;
                 case ':':
                         return usage_error("Option '%s' needs an argument.", argv[optind - 1]);
                 default:
@@ -1095,11 +1120,12 @@ static const Verb verbs[] = {
         { "list-leases",  NULL,         0,  0,           NULL,             verb_list_leases       },
         { "list-tenants", NULL,         0,  0,           NULL,             verb_list_tenants      },
         { "tenant",       "create",     1,  SEEN_TENANT, NULL,             verb_tenant_create     },
-        { "tenant",       "delete",     1,  0,           NULL,             verb_tenant_delete     },
+        { "tenant",       "delete",     1,  SEEN_FORCE,  NULL,             verb_tenant_delete     },
         { "tenant",       "rotate",     1,  0,           NULL,             verb_tenant_rotate     },
         { "tenant",       "show-token", 1,  0,           NULL,             verb_tenant_show_token },
         { "set-numvfs",   NULL,         2,  0,           check_set_numvfs, verb_set_numvfs        },
         { "release",      NULL,         1,  0,           NULL,             verb_release           },
+        { "revoke",       NULL,         1,  0,           NULL,             verb_revoke            },
         { "run",          NULL,         -1, SEEN_RUN,    NULL,             verb_run               },
 };
 
@@ -1153,7 +1179,7 @@ int main(int argc, char **argv) {
         if (seen & ~verb->allowed)
                 return usage_error("%s is not valid with '%s%s%s'.",
                                    (seen & ~verb->allowed & SEEN_RUN) ? "--tenant/--count/--pf/--numa-node" :
-                                                                         "--user/--group/--quota",
+                                   (seen & ~verb->allowed & SEEN_FORCE) ? "--force" : "--user/--group/--quota",
                                    verb->name, verb->sub ? " " : "", verb->sub ? verb->sub : "");
         if (verb->n_args >= 0 && n_rest != verb->n_args)
                 return usage_error("'%s%s%s' takes %d argument%s, %d given.",

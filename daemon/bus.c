@@ -345,10 +345,12 @@ static int acquire_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
         while (!vf && (cand = pf_table_find_free_vf(mgr->pfs, mgr->n_pfs, &filter))) {
                 Token token;
 
-                r = pf_get_token(cand->pf, &token);
+                r = vf_prepare_token(cand, tenant, &token);
                 if (r < 0)
-                        return fail(error, c, "acquire", tenant, r, "cannot read the VF token");
+                        return fail(error, c, "acquire", tenant, r, "cannot set up the VF token");
                 r = vfio_open_vf(mgr->vfio, cand->iommu_group, cand->address, &token, &fds);
+                if (r < 0)
+                        vf_clear_token(cand);
                 if (r == -EBUSY) {
                         log_warning("VF %s is held by somebody outside any lease; draining it.", cand->address);
                         cand->state = VF_DRAINING;
@@ -388,6 +390,7 @@ static int acquire_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
         }
         if (r < 0) {
                 vfio_vf_fds_close(&fds);
+                vf_clear_token(vf);
                 /* Our own fds were just open: the group is busy until they are gone. */
                 vf->state = VF_DRAINING;
                 manager_schedule_drain_check(mgr);
@@ -506,6 +509,79 @@ static int method_release_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return release_continue(c, m, error);
         }
         return authorize_then(c, m, ACTION_MANAGE, l->tenant, release_continue, error);
+}
+
+/* ---- RevokeLease ------------------------------------------------------------ */
+
+/* Ends l by force where the PF's driver can take the VF back, else ends it
+ * and leaves the VF draining until its holder lets go. Returns 1 if forced,
+ * 0 if not, negative if the kernel refused the revocation. */
+static int revoke_lease(Manager *mgr, Lease *l) {
+        Vf *vf = l->vf;
+        int r;
+
+        if (!pf_has_revocation(vf->pf)) {
+                manager_end_lease(mgr, l, "revoked; the holder keeps its fds until it closes them (vfio-pci cannot take them back)");
+                return 0;
+        }
+        r = sysfs_revoke_vf(mgr->sysfs, vf->address);
+        if (r < 0)
+                return r;
+        manager_end_lease(mgr, l, "revoked by force");
+        return 1;
+}
+
+static int revoke_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_free_ char *vf = NULL, *tenant = NULL;
+        pid_t holder;
+        const char *id;
+        Lease *l;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        l = find_active_lease(c->manager, id);
+        if (!l)
+                return refuse(error, c, "revoke", NULL, VFBROKER_ERROR_UNKNOWN_LEASE,
+                              "no active lease '%s'; it may have ended already (see 'vfbrokerctl list-leases')", id);
+        vf = strdup(l->vf->address);
+        tenant = strdup(l->tenant);
+        if (!vf || !tenant)
+                return -ENOMEM;
+        holder = l->pid;
+
+        r = revoke_lease(c->manager, l);
+        if (r < 0)
+                return fail(error, c, "revoke", tenant, r, "the kernel refused to revoke the VF");
+        audit(LOG_NOTICE, c, LOG_MESSAGE_ID_RELEASED, "revoke", r > 0 ? "granted" : "cooperative", tenant, vf, id,
+              "Lease %s of VF %s revoked by uid %u%s.", id, vf, (unsigned) c->identity.uid,
+              r > 0 ? "" : " (not by force: the driver cannot)");
+        if (r == 0)
+                return sd_bus_error_setf(error, VFBROKER_ERROR_NOT_SUPPORTED,
+                                         "lease %s has ended, but vfio-pci cannot take VF %s back: it stays draining until "
+                                         "pid %d closes its fds; for forced revocation bind the PF to vfbroker_vfio_pci "
+                                         "(Driver= in vfbroker.conf)", id, vf, (int) holder);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_revoke_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        const char *id;
+        Lease *l;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &id);
+        if (r < 0)
+                return r;
+        if (!lease_id_is_valid(id))
+                return refuse(error, c, "revoke", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                              "'%.40s' is not a lease id (32 hex characters, as AcquireVF returned it)", id);
+        l = find_active_lease(c->manager, id);
+        if (!l)
+                return refuse(error, c, "revoke", NULL, VFBROKER_ERROR_UNKNOWN_LEASE,
+                              "no active lease '%s'; it may have ended already (see 'vfbrokerctl list-leases')", id);
+        return authorize_then(c, m, ACTION_MANAGE, l->tenant, revoke_continue, error);
 }
 
 /* ---- tenants ----------------------------------------------------------------- */
@@ -685,8 +761,8 @@ static const Pf *tenant_dedicated_pf(Manager *mgr, const char *tenant) {
         return NULL;
 }
 
-/* Why a tenant may not be deleted now, or 0. */
-static int check_tenant_deletable(sd_bus_error *error, Client *c, const StoreTenant *t) {
+/* Why a tenant may not be deleted now, or 0. With force, its leases do not count: they get revoked. */
+static int check_tenant_deletable(sd_bus_error *error, Client *c, const StoreTenant *t, bool force) {
         Manager *mgr = c->manager;
         const Pf *pf;
         unsigned held;
@@ -700,27 +776,47 @@ static int check_tenant_deletable(sd_bus_error *error, Client *c, const StoreTen
                 return refuse(error, c, "delete-tenant", t->name, VFBROKER_ERROR_BUSY,
                               "PF %s is dedicated to tenant '%s'; change its configuration first", pf->address, t->name);
         held = manager_count_active_leases(mgr, t->name);
-        if (held > 0)
+        if (held > 0 && !force)
                 return refuse(error, c, "delete-tenant", t->name, VFBROKER_ERROR_BUSY,
-                              "tenant '%s' holds %u leases; release them first (vfbrokerctl list-leases)", t->name, held);
+                              "tenant '%s' holds %u leases; release them first (vfbrokerctl list-leases), or delete with Force to revoke them",
+                              t->name, held);
         return 0;
 }
 
-static int read_no_options(sd_bus_message *m, sd_bus_error *error, Client *c, const char *action) {
+static int read_delete_options(sd_bus_message *m, sd_bus_error *error, Client *c, bool *ret_force) {
+        unsigned n = 0;
         int r;
 
+        *ret_force = false;
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(m, 'e', "sv");
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                const char *key = NULL;
+        for (;;) {
+                const char *key;
 
-                (void) sd_bus_message_read(m, "s", &key);
-                return refuse(error, c, action, NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                              "unknown option '%.64s'; no options are defined", strna(key));
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (++n > OPTIONS_MAX)
+                        return refuse(error, c, "delete-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "more than %u options", OPTIONS_MAX);
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                if (!streq(key, "Force"))
+                        return refuse(error, c, "delete-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "unknown option '%.64s'; DeleteTenant knows Force", key);
+                int force;
+                r = sd_bus_message_read(m, "v", "b", &force);
+                if (r < 0)
+                        return refuse(error, c, "delete-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "option Force must be a boolean (b)");
+                *ret_force = force;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
         }
         return sd_bus_message_exit_container(m);
 }
@@ -730,15 +826,33 @@ static int delete_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *er
         const char *name;
         int r;
 
+        bool force;
+
         r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = read_delete_options(m, error, c, &force);
         if (r < 0)
                 return r;
         r = get_tenant(error, c, "delete-tenant", name, &t);
         if (r < 0)
                 return r;
-        r = check_tenant_deletable(error, c, t);
+        r = check_tenant_deletable(error, c, t, force);
         if (r < 0)
                 return r;
+
+        if (force)
+                for (size_t i = 0; i < c->manager->n_pfs; i++)
+                        for (unsigned j = 0; j < c->manager->pfs[i]->n_vfs; j++) {
+                                Lease *l = c->manager->pfs[i]->vfs[j].lease;
+
+                                if (!l || !l->active || !streq(l->tenant, name))
+                                        continue;
+                                r = revoke_lease(c->manager, l);
+                                if (r < 0)
+                                        return fail(error, c, "delete-tenant", name, r, "the kernel refused to revoke a VF of the tenant");
+                        }
+
         r = store_tenant_remove(c->manager->store, name);
         if (r == -EBUSY)
                 return refuse(error, c, "delete-tenant", name, VFBROKER_ERROR_BUSY,
@@ -757,16 +871,18 @@ static int method_delete_tenant(sd_bus_message *m, void *userdata, sd_bus_error 
         const char *name;
         int r;
 
+        bool force;
+
         r = sd_bus_message_read(m, "s", &name);
         if (r < 0)
                 return r;
-        r = read_no_options(m, error, c, "delete-tenant");
+        r = read_delete_options(m, error, c, &force);
         if (r < 0)
                 return r;
         r = get_tenant(error, c, "delete-tenant", name, &t);
         if (r < 0)
                 return r;
-        r = check_tenant_deletable(error, c, t);
+        r = check_tenant_deletable(error, c, t, force);
         if (r < 0)
                 return r;
         return authorize_then(c, m, ACTION_MANAGE, name, delete_tenant_continue, error);
@@ -966,7 +1082,14 @@ static int method_list_pfs(sd_bus_message *m, void *userdata, sd_bus_error *erro
                                           "FreeVFs", "u", pf_count_vfs(pf, VF_FREE));
                 if (r < 0)
                         return r;
-                r = sd_bus_message_append(reply, "{sv}", "Features", "as", 0);
+                if (pf_has_per_vf_tokens(pf) && pf_has_revocation(pf))
+                        r = sd_bus_message_append(reply, "{sv}", "Features", "as", 2, "per-vf-token", "revocation");
+                else if (pf_has_per_vf_tokens(pf))
+                        r = sd_bus_message_append(reply, "{sv}", "Features", "as", 1, "per-vf-token");
+                else if (pf_has_revocation(pf))
+                        r = sd_bus_message_append(reply, "{sv}", "Features", "as", 1, "revocation");
+                else
+                        r = sd_bus_message_append(reply, "{sv}", "Features", "as", 0);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_close_container(reply);
@@ -1163,6 +1286,8 @@ static const sd_bus_vtable broker_vtable[] = {
                                 method_acquire_vf, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReleaseVF", SD_BUS_ARGS("s", lease), SD_BUS_NO_RESULT,
                                 method_release_vf, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RevokeLease", SD_BUS_ARGS("s", lease), SD_BUS_NO_RESULT,
+                                method_revoke_lease, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateTenant", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_NO_RESULT,
                                 method_create_tenant, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DeleteTenant", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_NO_RESULT,

@@ -201,6 +201,7 @@ void manager_end_lease(Manager *m, Lease *l, const char *why) {
                   },
                   "Lease %s of VF %s for tenant '%s' ended: %s.", l->id, vf->address, l->tenant, why);
 
+        vf_clear_token(vf);
         vf->state = VF_DRAINING;
         /* Often the holder closed everything already: check at once. */
         if (vf_refresh_draining(vf) <= 0)

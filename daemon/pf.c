@@ -138,6 +138,37 @@ int pf_get_token(Pf *pf, Token *ret) {
         return 0;
 }
 
+int vf_prepare_token(Vf *vf, const char *tenant, Token *ret) {
+        Pf *pf = vf->pf;
+        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
+        int r;
+
+        if (pf->mode == PF_MODE_DEDICATED || !pf_has_per_vf_tokens(pf))
+                return pf_get_token(pf, ret);
+
+        /* Pool PF with per-VF tokens: this VF opens with the tenant's own token from now on. */
+        r = store_tenant_get(pf->manager->store, tenant, &t);
+        if (r < 0)
+                return r;
+        r = sysfs_set_vf_token(pf->manager->sysfs, vf->address, &t->token);
+        if (r < 0)
+                return r;
+        *ret = t->token;
+        return 0;
+}
+
+void vf_clear_token(Vf *vf) {
+        int r;
+
+        if (vf->pf->mode == PF_MODE_DEDICATED || !pf_has_per_vf_tokens(vf->pf))
+                return;
+        /* Back to the PF token, which only the broker knows. */
+        r = sysfs_set_vf_token(vf->pf->manager->sysfs, vf->address, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot clear the per-VF token of %s: %s; its last tenant's token still opens it.",
+                                  vf->address, STRERROR(r));
+}
+
 int pf_apply_token(Pf *pf) {
         Token token;
         int r;
@@ -227,27 +258,39 @@ static int pf_any_vf_held(Pf *pf) {
         return 0;
 }
 
-/* Driver=auto picks vfio-pci: this version does not drive the kmod/ variant
- * driver yet, so a PF that asks for it explicitly is refused, not silently
- * given something else. */
-static const char *pf_wanted_driver(Pf *pf) {
-        return pf->config->driver == PF_DRIVER_VFBROKER_VFIO_PCI ? NULL : "vfio-pci";
+/* Driver=auto: a PF already on one of our drivers keeps it (rebinding
+ * would take its VFs away), otherwise the kmod/ variant driver when its
+ * module is loaded (the sandboxed daemon loads no modules), else vfio-pci. */
+static const char *pf_choose_driver(Pf *pf, const char *current) {
+        switch (pf->config->driver) {
+        case PF_DRIVER_VFIO_PCI:
+                return PF_DRIVER_NAME_VFIO_PCI;
+        case PF_DRIVER_VFBROKER_VFIO_PCI:
+                return PF_DRIVER_NAME_KMOD;
+        default:
+                if (current && (streq(current, PF_DRIVER_NAME_VFIO_PCI) || streq(current, PF_DRIVER_NAME_KMOD)))
+                        return current;
+                return sysfs_module_loaded(pf->manager->sysfs, PF_DRIVER_NAME_KMOD) ? PF_DRIVER_NAME_KMOD
+                                                                                    : PF_DRIVER_NAME_VFIO_PCI;
+        }
+}
+
+bool pf_has_per_vf_tokens(const Pf *pf) {
+        return streq_ptr(pf->driver, PF_DRIVER_NAME_KMOD);
+}
+
+bool pf_has_revocation(const Pf *pf) {
+        return streq_ptr(pf->driver, PF_DRIVER_NAME_KMOD);
 }
 
 int pf_setup(Pf *pf, int stored_fd) {
         Manager *m = pf->manager;
         _cleanup_close_ int fd = stored_fd;
         _cleanup_free_ char *driver = NULL;
-        const char *want = pf_wanted_driver(pf);
+        const char *want;
         unsigned group, num_vfs = 0;
         Token token;
         int r;
-
-        if (!want) {
-                pf_mark_broken(pf, EOPNOTSUPP, "Driver=vfbroker_vfio_pci is not supported by this vfbrokerd yet; use Driver=auto or vfio-pci (%s)",
-                               strna(pf->config->source));
-                return -EOPNOTSUPP;
-        }
 
         if (!sysfs_device_exists(m->sysfs, pf->address)) {
                 pf_mark_broken(pf, ENODEV, "no PCI device %s in %s/sys/bus/pci/devices; check Address= in the configuration",
@@ -271,15 +314,25 @@ int pf_setup(Pf *pf, int stored_fd) {
                 pf_mark_broken(pf, r, "cannot read the driver of %s: %s", pf->address, STRERROR(r));
                 return r;
         }
+        want = pf_choose_driver(pf, driver);
 
         if (fd >= 0 && driver && streq(driver, want))
                 log_info("PF %s: taking back its VFIO fd from systemd's fd store.", pf->address);
         else {
                 fd = safe_close(fd);
 
+                /* Rebinding disables the VFs, which blocks while anybody holds one. */
+                if (driver && !streq(driver, want) &&
+                    (streq(driver, PF_DRIVER_NAME_VFIO_PCI) || streq(driver, PF_DRIVER_NAME_KMOD)) &&
+                    pf_read_vfs(pf) >= 0 && pf_any_vf_held(pf) > 0) {
+                        pf_mark_broken(pf, EBUSY, "%s is bound to %s but the configuration wants %s, and some of its VFs are in use; "
+                                       "switch drivers once they are closed", pf->address, driver, want);
+                        return -EBUSY;
+                }
+
                 r = sysfs_bind_driver(m->sysfs, pf->address, want);
                 if (r < 0) {
-                        pf_mark_broken(pf, r, "cannot bind %s to %s: %s; is the %s module loaded (modules-load.d/vfbroker.conf)?",
+                        pf_mark_broken(pf, r, "cannot bind %s to %s: %s; is the %s module loaded?",
                                        pf->address, want, STRERROR(r), want);
                         return r;
                 }
@@ -287,7 +340,8 @@ int pf_setup(Pf *pf, int stored_fd) {
 
         r = sysfs_enable_sriov_parameter(m->sysfs, want);
         if (r < 0) {
-                pf_mark_broken(pf, r, "cannot turn on enable_sriov of %s: %s; set 'options vfio-pci enable_sriov=1' in modprobe.d", want, STRERROR(r));
+                pf_mark_broken(pf, r, "cannot turn on enable_sriov of %s: %s; set 'options %s enable_sriov=1' in modprobe.d",
+                               want, STRERROR(r), want);
                 return r;
         }
 

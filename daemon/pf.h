@@ -39,6 +39,9 @@ typedef enum PfState {
         PF_BROKEN,
 } PfState;
 
+#define PF_DRIVER_NAME_VFIO_PCI "vfio-pci"
+#define PF_DRIVER_NAME_KMOD "vfbroker_vfio_pci"
+
 /* Upper bound on VFs per PF: PCIe allows more, no SR-IOV device we target has more. */
 #define PF_VFS_MAX 256U
 
@@ -74,6 +77,9 @@ int pf_get_token(Pf *pf, Token *ret);
 /* Rewrites sriov_numvfs and re-reads the VFs. -EBUSY if any VF is leased or draining. */
 int pf_set_num_vfs(Pf *pf, unsigned n);
 unsigned pf_count_vfs(const Pf *pf, VfState state);
+/* What the PF's driver offers beyond vfio-pci (kmod/: vfbroker_vfio_pci). */
+bool pf_has_per_vf_tokens(const Pf *pf);
+bool pf_has_revocation(const Pf *pf);
 
 /* What an acquire asks for. numa_node -1: any. pf NULL: any. */
 typedef struct VfFilter {
@@ -85,6 +91,12 @@ typedef struct VfFilter {
 /* The first free VF of a ready PF that matches: the tenant's dedicated PFs
  * first, then the shared pool, each in table order. NULL if there is none. */
 Vf *pf_table_find_free_vf(Pf *const *pfs, size_t n_pfs, const VfFilter *filter);
+
+/* The token to open vf with for tenant: with per-VF tokens on a pool PF the
+ * tenant's own, written to the VF first; otherwise the PF's (pf_get_token). */
+int vf_prepare_token(Vf *vf, const char *tenant, Token *ret);
+/* After a lease: clears a per-VF token so the VF opens with the PF token again. */
+void vf_clear_token(Vf *vf);
 
 const char *vf_state_to_string(VfState s);
 /* Re-checks a draining VF: free once its group can be opened. Returns 1 if it became free. */

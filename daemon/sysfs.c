@@ -841,3 +841,30 @@ int sysfs_wait_vfs_bound(Sysfs *s, const char *pf_bdf, const char *driver, uint6
                 (void) clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
         }
 }
+
+/* The kmod's per-VF attributes (kmod/main.c): absent under stock vfio-pci,
+ * where the open fails with ENOENT and the caller learns the driver lacks them. */
+int sysfs_set_vf_token(Sysfs *s, const char *bdf, const Token *token) {
+        char path[PATH_MAX], value[TOKEN_STRING_MAX + 1];
+        int r;
+
+        r = device_path(s, bdf, "vfbroker_token", path);
+        if (r < 0)
+                return r;
+        if (token) {
+                token_to_string(token, value);
+                strcat(value, "\n");
+        } else
+                strcpy(value, "\n");
+        return write_attr(path, value);
+}
+
+int sysfs_revoke_vf(Sysfs *s, const char *bdf) {
+        char path[PATH_MAX];
+        int r;
+
+        r = device_path(s, bdf, "vfbroker_revoke", path);
+        if (r < 0)
+                return r;
+        return write_attr(path, "1\n");
+}

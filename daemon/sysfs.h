@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "pci-address.h"
+#include "uuid-util.h"
 
 /* Errors, the same in every function below:
  *   -EINVAL    an argument is malformed (a BDF that is not a PCI address, a
@@ -76,3 +77,9 @@ int sysfs_list_vfs(Sysfs *s, const char *pf_bdf, char ***ret);
  * pf_bdf exist and every one is bound to driver. Start-up only: it sleeps.
  * -ETIMEDOUT names nothing; the caller logs which PF. */
 int sysfs_wait_vfs_bound(Sysfs *s, const char *pf_bdf, const char *driver, uint64_t timeout_usec);
+
+/* vfbroker_vfio_pci only (kmod/): sets the VF's own token (NULL clears it, so
+ * opens fall back to the PF token); -ENOENT under a driver without it. */
+int sysfs_set_vf_token(Sysfs *s, const char *bdf, const Token *token);
+/* vfbroker_vfio_pci only: revokes every open fd of the VF at once. */
+int sysfs_revoke_vf(Sysfs *s, const char *bdf);

@@ -208,6 +208,12 @@ VfbrokerVf *vfbroker_vf_free(VfbrokerVf *vf);
 /* Ends a lease (by its id). */
 int vfbroker_release(VfbrokerConnection *c, const char *lease);
 
+/* Ends somebody else's lease now (org.vfbroker.manage). Where the PF's driver
+ * can (vfbroker_vfio_pci), the holder's fds stop working at once. Under stock
+ * vfio-pci the lease still ends but the call fails with -EOPNOTSUPP
+ * (NotSupported): the VF stays draining until its holder closes it. */
+int vfbroker_revoke_lease(VfbrokerConnection *c, const char *lease);
+
 /* ---- Tenants and PFs (org.vfbroker.manage unless said otherwise) ---- */
 
 /* Creates a tenant with a fresh token. uids/gids say who may act for it
@@ -221,6 +227,8 @@ int vfbroker_tenant_create(VfbrokerConnection *c, const char *name,
 
 /* Deletes a tenant and its token; refused (-EBUSY) while it holds leases. */
 int vfbroker_tenant_delete(VfbrokerConnection *c, const char *name);
+/* Deletes a tenant after revoking its leases (as vfbroker_revoke_lease()). */
+int vfbroker_tenant_delete_forced(VfbrokerConnection *c, const char *name);
 
 /* Gives a tenant a fresh token; fds already handed out stay valid. */
 int vfbroker_tenant_rotate_token(VfbrokerConnection *c, const char *name);
