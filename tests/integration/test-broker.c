@@ -521,3 +521,44 @@ Test(broker, store_file_is_private) {
         cr_assert(stat(path, &st) == 0);
         cr_assert_eq(st.st_mode & 0777, 0600, "state.db has mode %o", st.st_mode & 0777);
 }
+
+Test(broker, revoke_checks) {
+        CallResult r;
+
+        r = call_as_root(&b, "RevokeLease", "s", "bogus", NULL);
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        r = call_as_root(&b, "RevokeLease", "s", "0123456789abcdef0123456789abcdef", NULL);
+        assert_error(r, "org.vfbroker.Error.UnknownLease");
+}
+
+static CallResult delete_with_option(const char *name, const char *key, int value) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus *bus = broker_connect(&b);
+        CallResult res = { 0 };
+        int r;
+
+        r = sd_bus_call_method(bus, NULL, "/org/vfbroker/Broker1", "org.vfbroker.Broker1", "DeleteTenant", &error,
+                               NULL, "sa{sv}", name, 1, key, "b", value);
+        res.ok = r >= 0;
+        if (r < 0) {
+                snprintf(res.error_name, sizeof res.error_name, "%s", error.name);
+                snprintf(res.error_message, sizeof res.error_message, "%s", error.message);
+        }
+        sd_bus_error_free(&error);
+        sd_bus_flush_close_unref(bus);
+        return res;
+}
+
+Test(broker, delete_tenant_force_option) {
+        CallResult r;
+
+        r = delete_with_option("shared", "Sideways", 1);
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        /* Force revokes leases; it does not override the configuration. */
+        r = delete_with_option("shared", "Force", 1);
+        assert_error(r, "org.vfbroker.Error.Busy");
+        r = call_as_root(&b, "CreateTenant", "sa{sv}", "doomed", NULL);
+        cr_assert(r.ok);
+        r = delete_with_option("doomed", "Force", 1);
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+}
