@@ -17,7 +17,7 @@ out=$(as_nobody "$CTL" run --tenant nosuch -- "$PROBE" 2>&1); rc=$?
 out=$(as_nobody "$CTL" run --tenant demo --count 3 -- "$PROBE" 2>&1); rc=$?
 echo "$out" | sed 's/^/#   /'
 [ $rc = 4 ]; res $? "nobody asks demo (quota 2) for 3 VFs: QuotaExceeded, exit 4 (got $rc)"
-as_nobody "$CTL" run --tenant demo --count 2 -- sleep 30 & holder=$!
+bg_user 65534 "$CTL" run --tenant demo --count 2 -- sleep 30; holder=$!
 sleep 3
 out=$(as_nobody "$CTL" run --tenant demo -- "$PROBE" 2>&1); rc=$?
 echo "$out" | sed 's/^/#   /'
@@ -26,7 +26,7 @@ kill $holder 2>/dev/null; wait $holder 2>/dev/null
 # the VFs demo held are draining until sleep is gone: wait for all four
 for vf in $(vfs_of $NVME); do wait_state "$vf" free 30; done
 # empty the pool (nvme, 4 VFs) with tenant "big", then demo finds none free
-as_nobody "$CTL" run --tenant big --count 4 -- sleep 30 & holder=$!
+bg_user 65534 "$CTL" run --tenant big --count 4 -- sleep 30; holder=$!
 sleep 4
 free=$("$CTL" list-vfs --json | tr '{' '\n' | grep "\"PhysicalFunction\":\"$NVME\"" | grep -c '"State":"free"')
 [ "$free" = 0 ]; res $? "big leased all 4 pool VFs (free: $free)"

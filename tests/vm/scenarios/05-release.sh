@@ -8,14 +8,14 @@ leases() { "$CTL" list-leases --json | grep -o '"Id"' | wc -l; }
 leased_vf() { "$CTL" list-leases --json | tr '{' '\n' | sed -n 's/.*"VirtualFunction":"\([^"]*\)".*/\1/p' | head -1; }
 
 # release: run exits, the lease ends, the VF is free again
-as_nobody "$CTL" run --tenant demo -- "$PROBE" --hold 4 >/dev/null & p=$!
+bg_user 65534 "$CTL" run --tenant demo -- "$PROBE" --hold 4 >/dev/null; p=$!
 sleep 2; vf=$(leased_vf); echo "# leased $vf"
 [ -n "$vf" ] && [ "$(vf_state "$vf")" = leased ]; res $? "VF $vf is leased while vf-probe runs"
 wait $p; res $? "run --hold exits 0"
 wait_state "$vf" free 20; res $? "VF $vf free after the release (is $(vf_state "$vf"))"
 
 # holder death: kill -9 of vfbrokerctl; its child still holds the fds
-as_nobody "$CTL" run --tenant demo -- "$PROBE" --hold 8 >/dev/null & p=$!
+bg_user 65534 "$CTL" run --tenant demo -- "$PROBE" --hold 8 >/dev/null; p=$!
 sleep 2; vf=$(leased_vf); child=$(pgrep -f "vf-probe --hold 8" | head -1)
 kill -9 $p; wait $p 2>/dev/null
 sleep 2

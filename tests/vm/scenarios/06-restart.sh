@@ -7,7 +7,9 @@
 broker_ready; res $? "broker ready"
 leased_vf() { "$CTL" list-leases --json | tr '{' '\n' | sed -n 's/.*"VirtualFunction":"\([^"]*\)".*/\1/p' | head -1; }
 for how in restart kill; do
-        as_nobody "$CTL" run --tenant demo -- sh -c "sleep 6; $PROBE" > /tmp/held.out 2>&1 & p=$!
+        # the client holds its VF until /tmp/go appears, i.e. across every check below
+        rm -f /tmp/go
+        bg_user 65534 "$CTL" run --tenant demo -- sh -c "i=0; while [ ! -e /tmp/go ] && [ \$i -lt 600 ]; do sleep 0.2; i=\$((i + 1)); done; exec $PROBE" > /tmp/held.out 2>&1; p=$!
         sleep 2; vf=$(leased_vf); pid0=$(systemctl show -p MainPID --value vfbroker.service)
         if [ $how = restart ]; then systemctl restart vfbroker.service
         else kill -9 "$pid0"; sleep 3; "$CTL" status >/dev/null 2>&1; fi
@@ -21,6 +23,7 @@ for how in restart kill; do
         as_nobody "$CTL" run --tenant demo -- sh -c 'echo $VFBROKER_VF0_ADDRESS' > /tmp/second.out 2>&1
         other=$(tail -1 /tmp/second.out)
         [ -n "$other" ] && [ "$other" != "$vf" ]; res $? "$how: a second acquire gets another VF ($other, not $vf)"
+        touch /tmp/go
         wait $p; rc=$?
         sed 's/^/#   /' /tmp/held.out
         [ $rc = 0 ]; res $? "$how: the client that held $vf across the $how still uses it (vf-probe exit $rc)"

@@ -21,6 +21,9 @@ check() {
 }
 as_user() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"; }
 as_nobody() { as_user 65534 "$@"; }
+# bg_user USER CMD...: as_user in the background; $! is then CMD's own pid
+# (setpriv execs it), so a kill reaches CMD, not a subshell
+bg_user() { u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@" & }
 driver_of() { basename "$(readlink "$SYS/$1/driver" 2>/dev/null)" 2>/dev/null; }
 vfs_of() { for v in "$SYS/$1"/virtfn*; do [ -e "$v" ] && basename "$(readlink "$v")"; done; }
 # vf_state ADDR: the State column of `vfbrokerctl list-vfs --json` for ADDR
