@@ -22,7 +22,9 @@ have_mod vfio_pci_core vfio-pci-core; res $? "vfio_pci_core loaded or built in"
 # busybox modprobe ignores softdeps: the type1 backend is loaded by hand
 have_mod vfio_iommu_type1 vfio_iommu_type1; res $? "vfio_iommu_type1 loaded or built in"
 # from here on every kernel message is ours: the log check at the end reads them
-dmesg -c > /dev/null
+dmesg -c > /tmp/boot-dmesg.txt
+grep -q 'KernelAddressSanitizer initialized' /tmp/boot-dmesg.txt && echo "# KASAN is active on this kernel"
+[ -e /proc/lockdep_stats ] && echo "# lockdep is active on this kernel ($(grep 'debug_locks:' /proc/lockdep_stats | tr -s ' '))"
 insmod "$KO" enable_sriov=1; res $? "insmod $M enable_sriov=1"
 [ "$(cat /sys/module/$M/parameters/enable_sriov)" = Y ]; res $? "$M enable_sriov is Y"
 
@@ -87,4 +89,9 @@ bad=$(grep -E 'WARNING:|BUG:|Oops|lockdep|possible circular|possible recursive|K
 [ -z "$bad" ]; res $? "kernel log has no WARNING, BUG, lockdep, KASAN or hung-task report" "$(echo "$bad" | head -3 | tr '\n' ' ')"
 grep -q "revoked: open fds fail with ENODEV" /tmp/kmod-dmesg.txt
 res $? "kernel log records the revocation"
+# lockdep switches itself off after its first report: still on means it saw nothing
+if [ -e /proc/lockdep_stats ]; then
+        grep -Eq 'debug_locks: +1' /proc/lockdep_stats
+        res $? "lockdep stayed on through every check (no report, debug_locks 1)"
+fi
 exit 0
