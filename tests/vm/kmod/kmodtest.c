@@ -10,6 +10,7 @@
  *
  *   kmodtest tokens PF-BDF    per-VF token matrix on two VFs of PF
  *   kmodtest revoke PF-BDF    revocation while uid 65534 holds VF0
+ *   kmodtest race PF-BDF      revocation racing with the last close of VF0
  *   kmodtest hold VF TOKEN READY-FILE
  *                             open VF with TOKEN, create READY-FILE, sleep
  *                             until killed (module unload checks)
@@ -759,6 +760,63 @@ static int run_revoke(const char *pf)
 	return n_failed ? 1 : 0;
 }
 
+/* --- revocation racing with the last close -------------------------------------------- */
+
+#define RACE_ROUNDS 30
+
+static int run_race(const char *pf)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	char vf0[32], vf1[32];
+	int bad = 0, hung = 0, r, st;
+	double t0 = now();
+
+	if (container_open() < 0 || sriov_enable(pf, vf0, vf1) < 0)
+		return 1;
+	sysfs_write(vf0, "vfbroker_token", T0);
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		int fd = device_open(vf0, T0);
+		pid_t pid;
+
+		if (fd < 0) {
+			printf("# round %d: open: %s\n", i, errname(-fd));
+			bad++;
+			continue;
+		}
+		pid = fork();
+		if (pid == 0) {
+			alarm(20);
+			usleep((i * 331) % 4000);
+			_exit(sysfs_write(vf0, "vfbroker_revoke", "1") == 0 ? 0 : 1);
+		}
+		usleep((i * 757) % 4000);
+		close(fd);
+		waitpid(pid, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			printf("# round %d: revoke writer %s\n", i, WIFEXITED(st) ? "failed" : "hung (killed)");
+			hung += !WIFEXITED(st);
+			bad++;
+		}
+		/* whichever won, the next open must get a working device */
+		fd = device_open(vf0, T0);
+		r = fd >= 0 ? ioctl(fd, VFIO_DEVICE_GET_INFO, &info) : -1;
+		if (r < 0) {
+			printf("# round %d: re-open/GET_INFO after the race: %s\n", i, errname(errno));
+			bad++;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	check(bad == 0 && hung == 0,
+	      "revocation racing with the last close, %d rounds: no hang, the VF works after every round (%.1f s)",
+	      RACE_ROUNDS, now() - t0);
+	group_detach(group_of(vf0));
+	sysfs_write(vf0, "vfbroker_token", "\n");
+	r = sysfs_write(pf, "sriov_numvfs", "0");
+	check(r == 0, "%s: sriov_numvfs=0 (%s)", pf, errname(-r));
+	return n_failed ? 1 : 0;
+}
+
 /* --- holder for the module-unload checks ------------------------------------------------ */
 
 static int run_hold(const char *vf, const char *token, const char *ready)
@@ -786,8 +844,10 @@ int main(int argc, char **argv)
 		return run_tokens(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "revoke"))
 		return run_revoke(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "race"))
+		return run_race(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "hold"))
 		return run_hold(argv[2], argv[3], argv[4]);
-	fprintf(stderr, "usage: kmodtest tokens PF | revoke PF | hold VF TOKEN READY-FILE\n");
+	fprintf(stderr, "usage: kmodtest tokens PF | revoke PF | race PF | hold VF TOKEN READY-FILE\n");
 	return 2;
 }

@@ -4,7 +4,7 @@
 # `vfbrokerctl run`, and vf-probe proves the fds work (device info, region
 # info, config read, DMA map/unmap through the container, reset).
 . /usr/lib/vfbroker-vm/lib.sh
-broker_ready; res $? "broker ready"
+require_broker
 # vf-probe's own "ok -"/"not ok -" lines become results
 as_nobody "$CTL" run --tenant demo -- "$PROBE"
 res $? "nobody: vfbrokerctl run --tenant demo -- vf-probe exits 0"

@@ -4,7 +4,7 @@
 # caller does not belong to is refused; the quota holds; NoFreeVF when the
 # pool is empty. vfbrokerctl's exit codes: 3 not authorized, 4 no VF/quota.
 . /usr/lib/vfbroker-vm/lib.sh
-broker_ready; res $? "broker ready"
+require_broker
 out=$(as_user daemon "$CTL" run --tenant demo -- "$PROBE" 2>&1); rc=$?
 echo "$out" | sed 's/^/#   /'
 [ $rc = 3 ]; res $? "uid 1 (daemon, member of demo, refused by polkit): NotAuthorized, exit 3 (got $rc)"

@@ -3,7 +3,7 @@
 # Scenario 4: the VF token really protects a VF: opening a free VF's group
 # directly, even as root, fails with EACCES without the token or with a wrong one.
 . /usr/lib/vfbroker-vm/lib.sh
-broker_ready; res $? "broker ready"
+require_broker
 for pf in $NVME $IGB; do
         vf=$(vfs_of $pf | head -1)
         wait_state "$vf" free 20; res $? "VF $vf of $pf is free"

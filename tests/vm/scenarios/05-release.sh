@@ -3,7 +3,7 @@
 # Scenario 5: a VF returns to free on release and when its holder dies, but
 # only once nobody holds its fds: a grandchild that keeps them leaves it draining.
 . /usr/lib/vfbroker-vm/lib.sh
-broker_ready; res $? "broker ready"
+require_broker
 leases() { "$CTL" list-leases --json | grep -o '"Id"' | wc -l; }
 leased_vf() { "$CTL" list-leases --json | tr '{' '\n' | sed -n 's/.*"VirtualFunction":"\([^"]*\)".*/\1/p' | head -1; }
 

@@ -4,7 +4,7 @@
 # lease is held: the client keeps working, the PFs stay owned (fd store), the
 # lease comes back, and its VF is not handed out twice.
 . /usr/lib/vfbroker-vm/lib.sh
-broker_ready; res $? "broker ready"
+require_broker
 leased_vf() { "$CTL" list-leases --json | tr '{' '\n' | sed -n 's/.*"VirtualFunction":"\([^"]*\)".*/\1/p' | head -1; }
 for how in restart kill; do
         # the client holds its VF until /tmp/go appears, i.e. across every check below

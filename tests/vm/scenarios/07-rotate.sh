@@ -3,7 +3,7 @@
 # Scenario 7: token rotation. After RotateToken a new acquire works, the old
 # token no longer opens a VF, the new one does (dedicated PF, tenant "ded").
 . /usr/lib/vfbroker-vm/lib.sh
-broker_ready; res $? "broker ready"
+require_broker
 old=$("$CTL" tenant show-token ded 2>&1); res $? "root reads ded's token"
 check "root: tenant rotate ded" "$CTL" tenant rotate ded
 new=$("$CTL" tenant show-token ded 2>&1)

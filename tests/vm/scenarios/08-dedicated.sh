@@ -3,7 +3,7 @@
 # Scenario 8: a dedicated PF's token is given to its tenant only, and it opens
 # the PF's VFs directly (what DPDK's --vfio-vf-token does).
 . /usr/lib/vfbroker-vm/lib.sh
-broker_ready; res $? "broker ready"
+require_broker
 tok=$(as_nobody "$CTL" tenant show-token ded 2>&1); rc=$?
 echo "# ded token: $(echo "$tok" | cut -c1-8)..."
 res $rc "nobody (member of ded) reads ded's token"

@@ -3,7 +3,7 @@
 # Scenario 9: busctl speaks to the broker's peer-to-peer socket.
 . /usr/lib/vfbroker-vm/lib.sh
 B="busctl --address=unix:path=/run/vfbroker/bus"
-broker_ready; res $? "broker ready"
+require_broker
 out=$($B introspect org.vfbroker.Broker1 /org/vfbroker/Broker1 2>&1); rc=$?
 echo "$out" | grep -E 'interface|AcquireVF|ListPhysicalFunctions' | sed 's/^/#   /'
 [ $rc = 0 ] && echo "$out" | grep -q AcquireVF; res $? "busctl introspect shows org.vfbroker.Broker1 with AcquireVF"

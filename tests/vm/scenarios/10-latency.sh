@@ -5,7 +5,7 @@
 # check) next to root opening the same VF directly. Numbers only, no pass/fail
 # on time: the one result says the benchmark ran.
 . /usr/lib/vfbroker-vm/lib.sh
-broker_ready; res $? "broker ready"
+require_broker
 B=/usr/lib/vfbroker-vm/bin/bench-acquire
 if [ ! -x "$B" ]; then
         echo "ok - latency comparison # SKIP this build has no tests/bench/bench-acquire"

@@ -54,6 +54,7 @@ echo "# cdev path (match_token_uuid, 6.17+): not exercised, Debian kernels have 
 timeout 120 /kmod/kmodtest tokens $NVME; res $? "token matrix on $NVME"
 timeout 120 /kmod/kmodtest revoke $NVME; res $? "revocation on $NVME (nvme VF)"
 timeout 120 /kmod/kmodtest revoke $IGB; res $? "revocation on $IGB (igb VF)"
+timeout 300 /kmod/kmodtest race $NVME; res $? "revocation racing with close on $NVME"
 
 # --- module unload --------------------------------------------------------------------
 echo 2 > $D/$NVME/sriov_numvfs; res $? "$NVME: sriov_numvfs=2 for the unload checks"

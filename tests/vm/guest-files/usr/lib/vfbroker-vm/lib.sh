@@ -44,3 +44,19 @@ broker_ready() {
         "$CTL" status >/dev/null 2>&1 || return 1
         systemctl is-active -q vfbroker.service
 }
+# require_broker: one result; when the broker is not up a scenario stops here
+# (one "not ok" with the journal) instead of timing out check after check
+require_broker() {
+        i=0
+        while ! broker_ready; do
+                i=$((i + 1))
+                # a unit that failed (start limit hit) will not come back by waiting
+                if [ $i -ge 20 ] || systemctl is-failed -q vfbroker.service; then
+                        journalctl -b -u vfbroker.service --no-pager -o cat | tail -8 | sed 's/^/# journal: /'
+                        res 1 "broker ready" "vfbroker.service is $(systemctl is-active vfbroker.service); the rest of this scenario is skipped"
+                        exit 0
+                fi
+                sleep 0.5
+        done
+        res 0 "broker ready"
+}
