@@ -293,9 +293,18 @@ int sandbox_install(void) {
         if (!f.ctx)
                 return log_error_errno(-ENOMEM, "Sandbox: failed to create the seccomp filter: %s", strerror(ENOMEM));
 
+        /* What libseccomp can use depends on whether the seccomp() syscall
+         * itself is allowed: an outer filter that refuses it (systemd's
+         * SystemCallFilter= without it) leaves API level 1, where only
+         * prctl(PR_SET_SECCOMP) loads filters and SCMP_ACT_KILL_PROCESS and
+         * TSYNC are unknown. vfbroker.service allows seccomp(); this copes
+         * when another unit or a container runtime does not. */
+        unsigned api = seccomp_api_get();
+
         /* seccomp_init() adds only the native architecture; a call made
-         * through another ABI (x32, ia32 on x86-64) is an attack, not a bug. */
-        r = seccomp_attr_set(f.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+         * through another ABI (x32, ia32 on x86-64) is an attack, not a bug.
+         * Killing the thread is all API level 1 and 2 offer; this daemon has one. */
+        r = seccomp_attr_set(f.ctx, SCMP_FLTATR_ACT_BADARCH, api >= 3 ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_KILL);
         if (r < 0)
                 return log_error_errno(r, "Sandbox: failed to set the bad-architecture action: %s", strerror(-r));
         /* NO_NEW_PRIVS is libseccomp's default; state it, since installing a
@@ -303,10 +312,14 @@ int sandbox_install(void) {
         r = seccomp_attr_set(f.ctx, SCMP_FLTATR_CTL_NNP, 1);
         if (r < 0)
                 return log_error_errno(r, "Sandbox: failed to set no_new_privs: %s", strerror(-r));
-        /* Every thread, should a library have started one. */
-        r = seccomp_attr_set(f.ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-        if (r < 0)
-                return log_error_errno(r, "Sandbox: failed to request thread sync: %s", strerror(-r));
+        /* Every thread, should a library have started one (needs seccomp()). */
+        if (api >= 2) {
+                r = seccomp_attr_set(f.ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+                if (r < 0)
+                        return log_error_errno(r, "Sandbox: failed to request thread sync: %s", strerror(-r));
+        } else
+                log_debug("Sandbox: the seccomp() syscall is refused here (libseccomp API level %u); "
+                          "loading through prctl(), without thread sync.", api);
 
         r = add_rules(f.ctx, sandbox_rules, ELEMENTSOF(sandbox_rules));
         if (r < 0)

@@ -16,7 +16,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -465,4 +469,51 @@ Test(sandbox, unsupported_without_libseccomp) {
         cr_assert_eq(sandbox_install(), -EOPNOTSUPP);
 }
 
+#endif
+
+#if HAVE_SECCOMP
+/* systemd's SystemCallFilter= may refuse seccomp() itself (vfbroker.service
+ * allows it, other units or container runtimes may not). libseccomp then
+ * falls back to API level 1; the allow-list must still go in. The outer
+ * filter is raw BPF so that libseccomp first looks at the kernel under it,
+ * as it does in the daemon. */
+static int under_filter_refusing_seccomp(void *userdata) {
+        struct sock_filter insns[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = { .len = ELEMENTSOF(insns), .filter = insns };
+        int r, fd;
+
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+                return 10;
+        r = sandbox_install();
+        if (r < 0) {
+                fprintf(stderr, "sandbox_install under an outer filter: %s\n", strerror(-r));
+                return 11;
+        }
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 || errno != EPERM)
+                return 12;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return 13;
+        close(fd);
+        return 0;
+}
+
+Test(sandbox, installs_under_a_filter_that_refuses_seccomp) {
+        int status;
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0)
+                _exit(under_filter_refusing_seccomp(NULL));
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        assert_exited_zero(status);
+}
 #endif
