@@ -786,7 +786,8 @@ static int run_race(const char *pf)
 		pid = fork();
 		if (pid == 0) {
 			alarm(20);
-			usleep((i * 331) % 4000);
+			/* odd rounds: usually after the close, even: during it */
+			usleep((i % 2 ? 50000 : 0) + (i * 331) % 4000);
 			_exit(sysfs_write(vf0, "vfbroker_revoke", "1") == 0 ? 0 : 1);
 		}
 		usleep((i * 757) % 4000);
