@@ -2,6 +2,7 @@
 /* vfbrokerd: command line, then the Manager does everything. */
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,9 +24,12 @@ static void help(void) {
                "                         (exit status 0 if it is good, 1 if not)\n"
                "     --listen PATH       Serve on PATH instead of the socket systemd passes\n"
                "                         (for running by hand)\n"
-               "     --config FILE       Main configuration file (default %s)\n"
-               "     --config-dir DIR    Drop-in directory (default %s)\n"
-               "     --state-dir DIR     Where state.db lives (default %s)\n"
+               "     --config FILE       Main configuration file (default %s,\n"
+               "                         or vfbroker.conf in $CONFIGURATION_DIRECTORY)\n"
+               "     --config-dir DIR    Drop-in directory (default %s,\n"
+               "                         or vfbroker.conf.d in $CONFIGURATION_DIRECTORY)\n"
+               "     --state-dir DIR     Where state.db lives (default %s,\n"
+               "                         or $STATE_DIRECTORY when systemd sets it)\n"
                "     --sysfs-root DIR    Root under which sys/bus/pci is found (default /)\n"
                "     --dev-root DIR      Where vfio/ device nodes are found (default /dev)\n"
                "     --no-sandbox        Do not install the seccomp filter (debugging only)\n"
@@ -33,6 +37,14 @@ static void help(void) {
                "\n"
                "Polkit is asked on the system bus ($DBUS_SYSTEM_BUS_ADDRESS if set).\n",
                VFBROKER_SOCKET_PATH, VFBROKER_CONFIG_FILE, VFBROKER_CONFIG_DROPIN_DIR, VFBROKER_STATE_DIR);
+}
+
+/* $STATE_DIRECTORY and friends may list several paths separated by ':'. */
+static const char *first_path(const char *list, char *buf, size_t size) {
+        size_t n = strcspn(list, ":");
+
+        snprintf(buf, size, "%.*s", (int) MIN(n, size - 1), list);
+        return buf;
 }
 
 static int check_config(const ManagerOptions *o) {
@@ -86,7 +98,9 @@ int main(int argc, char *argv[]) {
                 .sandbox = true,
         };
         _cleanup_(manager_freep) Manager *m = NULL;
-        bool check = false;
+        bool check = false, state_dir_given = false, config_given = false, config_dir_given = false;
+        static char state_dir_buf[PATH_MAX], config_dir_buf[PATH_MAX], config_file_buf[PATH_MAX + 32],
+                config_dropin_buf[PATH_MAX + 32];
         int level = LOG_INFO, c, r;
 
         while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
@@ -105,12 +119,15 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_CONFIG:
                         o.config_file = optarg;
+                        config_given = true;
                         break;
                 case ARG_CONFIG_DIR:
                         o.config_dropin_dir = optarg;
+                        config_dir_given = true;
                         break;
                 case ARG_STATE_DIR:
                         o.state_dir = optarg;
+                        state_dir_given = true;
                         break;
                 case ARG_SYSFS_ROOT:
                         o.sysfs_root = optarg;
@@ -128,6 +145,21 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, "Try 'vfbrokerd --help'.\n");
                         return 2;
                 }
+        /* Under systemd, StateDirectory= and ConfigurationDirectory= say where
+         * things are; they win over the compiled-in paths (which follow the
+         * build's prefix), but not over options given on the command line. */
+        if (!state_dir_given && getenv("STATE_DIRECTORY"))
+                o.state_dir = first_path(getenv("STATE_DIRECTORY"), state_dir_buf, sizeof state_dir_buf);
+        if (!config_given && getenv("CONFIGURATION_DIRECTORY")) {
+                const char *dir = first_path(getenv("CONFIGURATION_DIRECTORY"), config_dir_buf, sizeof config_dir_buf);
+
+                snprintf(config_file_buf, sizeof config_file_buf, "%s/vfbroker.conf", dir);
+                snprintf(config_dropin_buf, sizeof config_dropin_buf, "%s/vfbroker.conf.d", dir);
+                o.config_file = config_file_buf;
+                if (!config_dir_given)
+                        o.config_dropin_dir = config_dropin_buf;
+        }
+
         if (optind < argc) {
                 fprintf(stderr, "vfbrokerd takes no arguments ('%s'); try 'vfbrokerd --help'.\n", argv[optind]);
                 return 2;

@@ -151,3 +151,27 @@ Test(startup, restart_drops_leases_of_pfs_that_are_not_ready_on_host_kernel, .fi
         cr_assert(strstr(log, "0123456789abcdef0123456789abcdef") != NULL, "the dropped lease is not logged:\n%s", log);
         free(log);
 }
+
+Test(startup, systemd_directories_are_honoured, .fini = teardown, .timeout = 30) {
+        char cmd[2048], out[4096], conf[600], confdir[512];
+        FILE *f;
+
+
+        broker_prepare(&b, "");
+        snprintf(confdir, sizeof confdir, "%s/etc-vfbroker", b.dir);
+        cr_assert(mkdir(confdir, 0755) == 0);
+        snprintf(conf, sizeof conf, "%s/vfbroker.conf", confdir);
+        f = fopen(conf, "we");
+        fputs("[Tenant]\nName=from-configuration-directory\nQuota=nope\n", f);
+        fclose(f);
+
+        /* ConfigurationDirectory= sets $CONFIGURATION_DIRECTORY: the file there is the one read. */
+        snprintf(cmd, sizeof cmd, "CONFIGURATION_DIRECTORY=%s %s --check-config 2>&1", confdir, getenv("VFBROKERD"));
+        cr_assert_eq(run(cmd, out, sizeof out), 1);
+        cr_assert(strstr(out, conf) && strstr(out, ":3:"), "the error does not name %s:3:\n%s", conf, out);
+
+        /* An explicit --config wins. */
+        snprintf(cmd, sizeof cmd, "CONFIGURATION_DIRECTORY=%s %s --check-config --config=%s 2>&1", confdir,
+                 getenv("VFBROKERD"), b.config_file);
+        cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+}
