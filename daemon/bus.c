@@ -249,11 +249,14 @@ typedef struct AcquireOptions {
         char pf_buf[PCI_ADDRESS_MAX];
 } AcquireOptions;
 
-static int read_acquire_options(sd_bus_message *m, sd_bus_error *error, Client *c, AcquireOptions *o) {
+/* Parses the value of one option whose key the caller read; refuses unknown keys. */
+typedef int (*option_parser_t)(sd_bus_message *m, const char *key, void *userdata, Client *c, sd_bus_error *error);
+
+/* Walks an a{sv} of options (at most OPTIONS_MAX), handing each entry to parse. */
+static int read_options(sd_bus_message *m, Client *c, const char *action, option_parser_t parse, void *userdata,
+                        sd_bus_error *error) {
         unsigned n = 0;
         int r;
-
-        *o = (AcquireOptions) { .numa_node = -1 };
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
@@ -267,41 +270,58 @@ static int read_acquire_options(sd_bus_message *m, sd_bus_error *error, Client *
                 if (r == 0)
                         break;
                 if (++n > OPTIONS_MAX)
-                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                        return refuse(error, c, action, NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
                                       "more than %u options", OPTIONS_MAX);
                 r = sd_bus_message_read(m, "s", &key);
                 if (r < 0)
                         return r;
-                if (streq(key, "PhysicalFunction")) {
-                        const char *pf;
-
-                        r = sd_bus_message_read(m, "v", "s", &pf);
-                        if (r < 0)
-                                return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                              "option PhysicalFunction must be a string (s)");
-                        if (pci_address_normalize(pf, o->pf_buf) < 0)
-                                return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                              "PhysicalFunction '%.40s' is not a PCI address like 0000:01:00.0", pf);
-                        o->pf = o->pf_buf;
-                } else if (streq(key, "NumaNode")) {
-                        int32_t node;
-
-                        r = sd_bus_message_read(m, "v", "i", &node);
-                        if (r < 0)
-                                return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                              "option NumaNode must be an int32 (i)");
-                        if (node < 0 || node > NUMA_NODE_MAX)
-                                return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                              "NumaNode %d is out of range 0..%d", (int) node, NUMA_NODE_MAX);
-                        o->numa_node = node;
-                } else
-                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                      "unknown option '%.64s'; AcquireVF knows PhysicalFunction and NumaNode", key);
+                r = parse(m, key, userdata, c, error);
+                if (r < 0)
+                        return r;
                 r = sd_bus_message_exit_container(m);
                 if (r < 0)
                         return r;
         }
         return sd_bus_message_exit_container(m);
+}
+
+static int parse_acquire_option(sd_bus_message *m, const char *key, void *userdata, Client *c, sd_bus_error *error) {
+        AcquireOptions *o = userdata;
+        int r;
+
+        if (streq(key, "PhysicalFunction")) {
+                const char *pf;
+
+                r = sd_bus_message_read(m, "v", "s", &pf);
+                if (r < 0)
+                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "option PhysicalFunction must be a string (s)");
+                if (pci_address_normalize(pf, o->pf_buf) < 0)
+                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "PhysicalFunction '%.40s' is not a PCI address like 0000:01:00.0", pf);
+                o->pf = o->pf_buf;
+                return 0;
+        }
+        if (streq(key, "NumaNode")) {
+                int32_t node;
+
+                r = sd_bus_message_read(m, "v", "i", &node);
+                if (r < 0)
+                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "option NumaNode must be an int32 (i)");
+                if (node < 0 || node > NUMA_NODE_MAX)
+                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "NumaNode %d is out of range 0..%d", (int) node, NUMA_NODE_MAX);
+                o->numa_node = node;
+                return 0;
+        }
+        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                      "unknown option '%.64s'; AcquireVF knows PhysicalFunction and NumaNode", key);
+}
+
+static int read_acquire_options(sd_bus_message *m, sd_bus_error *error, Client *c, AcquireOptions *o) {
+        *o = (AcquireOptions) { .numa_node = -1 };
+        return read_options(m, c, "acquire", parse_acquire_option, o, error);
 }
 
 /* ---- AcquireVF ------------------------------------------------------------- */
@@ -612,74 +632,58 @@ static int read_id_array(sd_bus_message *m, uint32_t *out, size_t *ret_n) {
         return sd_bus_message_exit_container(m);
 }
 
-static int read_tenant_options(sd_bus_message *m, sd_bus_error *error, Client *c, TenantOptions *o) {
-        unsigned n = 0;
+static int parse_tenant_option(sd_bus_message *m, const char *key, void *userdata, Client *c, sd_bus_error *error) {
+        TenantOptions *o = userdata;
         int r;
 
+        if (streq(key, "Uids") || streq(key, "Gids")) {
+                bool u = streq(key, "Uids");
+                uint32_t ids[TENANT_IDS_MAX];
+                size_t k;
+
+                r = read_id_array(m, ids, &k);
+                if (r == -E2BIG)
+                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "%s has more than %u entries", key, TENANT_IDS_MAX);
+                if (r < 0)
+                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "option %s must be an array of uint32 (au)", key);
+                for (size_t i = 0; i < k; i++) {
+                        if (ids[i] == (uint32_t) -1)
+                                return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                              "%s contains the invalid id 4294967295", key);
+                        if (u)
+                                o->uids[i] = ids[i];
+                        else
+                                o->gids[i] = ids[i];
+                }
+                if (u)
+                        o->n_uids = k;
+                else
+                        o->n_gids = k;
+                return 0;
+        }
+        if (streq(key, "Quota")) {
+                uint32_t q;
+
+                r = sd_bus_message_read(m, "v", "u", &q);
+                if (r < 0)
+                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "option Quota must be a uint32 (u)");
+                if (q < 1 || q > QUOTA_MAX)
+                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "Quota %u is out of range 1..%u", q, QUOTA_MAX);
+                o->quota = q;
+                return 0;
+        }
+        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                      "unknown option '%.64s'; CreateTenant knows Uids, Gids and Quota", key);
+}
+
+static int read_tenant_options(sd_bus_message *m, sd_bus_error *error, Client *c, TenantOptions *o) {
         o->n_uids = o->n_gids = 0;
         o->quota = c->manager->config->default_quota;
-
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        for (;;) {
-                const char *key;
-
-                r = sd_bus_message_enter_container(m, 'e', "sv");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                if (++n > OPTIONS_MAX)
-                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                      "more than %u options", OPTIONS_MAX);
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                if (streq(key, "Uids") || streq(key, "Gids")) {
-                        bool u = streq(key, "Uids");
-                        uint32_t ids[TENANT_IDS_MAX];
-                        size_t k;
-
-                        r = read_id_array(m, ids, &k);
-                        if (r == -E2BIG)
-                                return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                              "%s has more than %u entries", key, TENANT_IDS_MAX);
-                        if (r < 0)
-                                return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                              "option %s must be an array of uint32 (au)", key);
-                        for (size_t i = 0; i < k; i++) {
-                                if (ids[i] == (uint32_t) -1)
-                                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                                      "%s contains the invalid id 4294967295", key);
-                                if (u)
-                                        o->uids[i] = ids[i];
-                                else
-                                        o->gids[i] = ids[i];
-                        }
-                        if (u)
-                                o->n_uids = k;
-                        else
-                                o->n_gids = k;
-                } else if (streq(key, "Quota")) {
-                        uint32_t q;
-
-                        r = sd_bus_message_read(m, "v", "u", &q);
-                        if (r < 0)
-                                return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                              "option Quota must be a uint32 (u)");
-                        if (q < 1 || q > QUOTA_MAX)
-                                return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                              "Quota %u is out of range 1..%u", q, QUOTA_MAX);
-                        o->quota = q;
-                } else
-                        return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                      "unknown option '%.64s'; CreateTenant knows Uids, Gids and Quota", key);
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_exit_container(m);
+        return read_options(m, c, "create-tenant", parse_tenant_option, o, error);
 }
 
 static int create_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
@@ -783,42 +787,24 @@ static int check_tenant_deletable(sd_bus_error *error, Client *c, const StoreTen
         return 0;
 }
 
-static int read_delete_options(sd_bus_message *m, sd_bus_error *error, Client *c, bool *ret_force) {
-        unsigned n = 0;
-        int r;
+static int parse_delete_option(sd_bus_message *m, const char *key, void *userdata, Client *c, sd_bus_error *error) {
+        bool *force = userdata;
+        int b, r;
 
-        *ret_force = false;
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (!streq(key, "Force"))
+                return refuse(error, c, "delete-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                              "unknown option '%.64s'; DeleteTenant knows Force", key);
+        r = sd_bus_message_read(m, "v", "b", &b);
         if (r < 0)
-                return r;
-        for (;;) {
-                const char *key;
+                return refuse(error, c, "delete-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                              "option Force must be a boolean (b)");
+        *force = b;
+        return 0;
+}
 
-                r = sd_bus_message_enter_container(m, 'e', "sv");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                if (++n > OPTIONS_MAX)
-                        return refuse(error, c, "delete-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                      "more than %u options", OPTIONS_MAX);
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                if (!streq(key, "Force"))
-                        return refuse(error, c, "delete-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                      "unknown option '%.64s'; DeleteTenant knows Force", key);
-                int force;
-                r = sd_bus_message_read(m, "v", "b", &force);
-                if (r < 0)
-                        return refuse(error, c, "delete-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                      "option Force must be a boolean (b)");
-                *ret_force = force;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_exit_container(m);
+static int read_delete_options(sd_bus_message *m, sd_bus_error *error, Client *c, bool *ret_force) {
+        *ret_force = false;
+        return read_options(m, c, "delete-tenant", parse_delete_option, ret_force, error);
 }
 
 static int delete_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
