@@ -91,3 +91,14 @@ static inline int streq_ptr(const char *a, const char *b) {
                 return a == b;
         return streq(a, b);
 }
+
+/* The value of one hex digit, or -EINVAL. */
+static inline int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "macro.h"
 #include "pci-address.h"
 
 /* Reads exactly n hex digits (any case) from *p and advances it. */
@@ -13,18 +14,11 @@ static int parse_hex_fixed(const char **p, size_t n, unsigned *ret) {
         unsigned v = 0;
 
         for (size_t i = 0; i < n; i++) {
-                char c = (*p)[i];
-                unsigned d;
+                int d = unhexchar((*p)[i]);
 
-                if (c >= '0' && c <= '9')
-                        d = (unsigned) (c - '0');
-                else if (c >= 'a' && c <= 'f')
-                        d = (unsigned) (c - 'a' + 10);
-                else if (c >= 'A' && c <= 'F')
-                        d = (unsigned) (c - 'A' + 10);
-                else
+                if (d < 0)
                         return -EINVAL;
-                v = v << 4 | d;
+                v = v << 4 | (unsigned) d;
         }
         *p += n;
         *ret = v;

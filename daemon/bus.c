@@ -1038,8 +1038,10 @@ static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *e
 
 /* ---- listings --------------------------------------------------------------------- */
 
-static int method_list_pfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Manager *mgr = ((Client *) userdata)->manager;
+/* A List* reply: an array with one a{sv} per item, which append adds. */
+typedef int (*list_append_t)(sd_bus_message *reply, Client *c, sd_bus_error *error);
+
+static int reply_list(sd_bus_message *m, Client *c, list_append_t append, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
@@ -1049,6 +1051,19 @@ static int method_list_pfs(sd_bus_message *m, void *userdata, sd_bus_error *erro
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         if (r < 0)
                 return r;
+        r = append(reply, c, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_pfs(sd_bus_message *reply, Client *c, sd_bus_error *error) {
+        Manager *mgr = c->manager;
+        int r;
+
         for (size_t i = 0; i < mgr->n_pfs; i++) {
                 Pf *pf = mgr->pfs[i];
 
@@ -1082,23 +1097,17 @@ static int method_list_pfs(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return 0;
 }
 
-static int method_list_vfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Manager *mgr = ((Client *) userdata)->manager;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+static int method_list_pfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return reply_list(m, userdata, append_pfs, error);
+}
+
+static int append_vfs(sd_bus_message *reply, Client *c, sd_bus_error *error) {
+        Manager *mgr = c->manager;
         int r;
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        if (r < 0)
-                return r;
         for (size_t i = 0; i < mgr->n_pfs; i++)
                 for (unsigned j = 0; j < mgr->pfs[i]->n_vfs; j++) {
                         Vf *vf = &mgr->pfs[i]->vfs[j];
@@ -1115,23 +1124,17 @@ static int method_list_vfs(sd_bus_message *m, void *userdata, sd_bus_error *erro
                         if (r < 0)
                                 return r;
                 }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return 0;
 }
 
-static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Manager *mgr = ((Client *) userdata)->manager;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+static int method_list_vfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return reply_list(m, userdata, append_vfs, error);
+}
+
+static int append_leases(sd_bus_message *reply, Client *c, sd_bus_error *error) {
+        Manager *mgr = c->manager;
         int r;
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        if (r < 0)
-                return r;
         for (size_t i = 0; i < mgr->n_pfs; i++)
                 for (unsigned j = 0; j < mgr->pfs[i]->n_vfs; j++) {
                         Vf *vf = &mgr->pfs[i]->vfs[j];
@@ -1151,10 +1154,11 @@ static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *e
                         if (r < 0)
                                 return r;
                 }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return 0;
+}
+
+static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return reply_list(m, userdata, append_leases, error);
 }
 
 static int append_ids(sd_bus_message *reply, const char *key, const uint32_t *ids, size_t n) {
@@ -1178,10 +1182,8 @@ static int append_ids(sd_bus_message *reply, const char *key, const uint32_t *id
         return sd_bus_message_close_container(reply);
 }
 
-static int method_list_tenants(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Client *c = userdata;
+static int append_tenants(sd_bus_message *reply, Client *c, sd_bus_error *error) {
         Manager *mgr = c->manager;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         StoreTenant **tenants = NULL;
         size_t n = 0;
         int r;
@@ -1190,42 +1192,29 @@ static int method_list_tenants(sd_bus_message *m, void *userdata, sd_bus_error *
         if (r < 0)
                 return fail(error, c, "list-tenants", NULL, r, "cannot list tenants");
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                goto finish;
-        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        if (r < 0)
-                goto finish;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && r >= 0; i++) {
                 StoreTenant *t = tenants[i];
 
                 r = sd_bus_message_open_container(reply, 'a', "{sv}");
-                if (r < 0)
-                        goto finish;
-                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}",
-                                          "Name", "s", t->name,
-                                          "Quota", "u", t->quota,
-                                          "Leases", "u", manager_count_active_leases(mgr, t->name),
-                                          "FromConfig", "b", (int) t->from_config);
-                if (r < 0)
-                        goto finish;
-                r = append_ids(reply, "Uids", (const uint32_t *) t->uids, t->n_uids);
-                if (r < 0)
-                        goto finish;
-                r = append_ids(reply, "Gids", (const uint32_t *) t->gids, t->n_gids);
-                if (r < 0)
-                        goto finish;
-                r = sd_bus_message_close_container(reply);
-                if (r < 0)
-                        goto finish;
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}",
+                                                  "Name", "s", t->name,
+                                                  "Quota", "u", t->quota,
+                                                  "Leases", "u", manager_count_active_leases(mgr, t->name),
+                                                  "FromConfig", "b", (int) t->from_config);
+                if (r >= 0)
+                        r = append_ids(reply, "Uids", (const uint32_t *) t->uids, t->n_uids);
+                if (r >= 0)
+                        r = append_ids(reply, "Gids", (const uint32_t *) t->gids, t->n_gids);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
         }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                goto finish;
-        r = sd_bus_send(NULL, reply, NULL);
-finish:
         store_tenant_list_free(tenants, n);
-        return r;
+        return r < 0 ? r : 0;
+}
+
+static int method_list_tenants(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return reply_list(m, userdata, append_tenants, error);
 }
 
 /* ---- properties ------------------------------------------------------------------- */

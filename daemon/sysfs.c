@@ -203,18 +203,11 @@ static int parse_hex16(const char *s, uint16_t *ret) {
         if (strlen(s) != 6 || s[0] != '0' || s[1] != 'x')
                 return -EBADMSG;
         for (size_t i = 2; i < 6; i++) {
-                char c = s[i];
-                unsigned d;
+                int d = unhexchar(s[i]);
 
-                if (c >= '0' && c <= '9')
-                        d = (unsigned) (c - '0');
-                else if (c >= 'a' && c <= 'f')
-                        d = (unsigned) (c - 'a' + 10);
-                else if (c >= 'A' && c <= 'F')
-                        d = (unsigned) (c - 'A' + 10);
-                else
+                if (d < 0)
                         return -EBADMSG;
-                v = v << 4 | d;
+                v = v << 4 | (unsigned) d;
         }
         *ret = (uint16_t) v;
         return 0;
