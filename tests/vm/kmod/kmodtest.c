@@ -785,12 +785,14 @@ static int run_race(const char *pf)
 		}
 		pid = fork();
 		if (pid == 0) {
+			/* the inherited copy would make the parent's close not the last */
+			close(fd);
 			alarm(20);
-			/* odd rounds: usually after the close, even: during it */
 			usleep((i % 2 ? 50000 : 0) + (i * 331) % 4000);
 			_exit(sysfs_write(vf0, "vfbroker_revoke", "1") == 0 ? 0 : 1);
 		}
-		usleep((i * 757) % 4000);
+		/* even rounds: close while the revocation runs, odd: close first */
+		usleep((i % 2 ? 0 : 30000) + (i * 757) % 4000);
 		close(fd);
 		waitpid(pid, &st, 0);
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
