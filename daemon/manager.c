@@ -114,18 +114,31 @@ void manager_update_status(Manager *m) {
                           pfs, broken, vfs, free_vfs, manager_count_active_leases(m, NULL), m->n_clients);
 }
 
+/* FDNAME= for a PF: ':' separates names in $LISTEN_FDNAMES, so the BDF is written with '-'. */
+static void pf_fd_name(const char *address, char buf[static 32]) {
+        snprintf(buf, 32, "pf-%s", address);
+        for (char *p = buf; *p; p++)
+                if (*p == ':')
+                        *p = '-';
+}
+
 int manager_store_pf_fd(Manager *m, Pf *pf) {
-        char name[64];
+        char name[32], msg[64];
 
         if (!m->under_systemd || pf->device_fd < 0)
                 return 0;
+        pf_fd_name(pf->address, name);
+        snprintf(msg, sizeof msg, "FDSTORE=1\nFDNAME=%s", name);
+        return sd_pid_notify_with_fds(0, false, msg, &pf->device_fd, 1);
+}
 
-        /* ':' separates names in $LISTEN_FDNAMES, so the BDF is written with '-'. */
-        snprintf(name, sizeof name, "FDSTORE=1\nFDNAME=pf-%s", pf->address);
-        for (char *p = name + strlen("FDSTORE=1\nFDNAME=pf-"); *p; p++)
-                if (*p == ':')
-                        *p = '-';
-        return sd_pid_notify_with_fds(0, false, name, &pf->device_fd, 1);
+int manager_drop_stored_pf_fd(Manager *m, const char *address) {
+        char name[32];
+
+        if (!m->under_systemd)
+                return 0;
+        pf_fd_name(address, name);
+        return sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", name);
 }
 
 /* ---- draining ---------------------------------------------------------------- */

@@ -67,5 +67,8 @@ void manager_schedule_drain_check(Manager *m);
 void manager_update_status(Manager *m);
 /* Hands the PF fd to systemd's fd store (no-op when not under systemd). */
 int manager_store_pf_fd(Manager *m, Pf *pf);
+/* Makes systemd close its copy of a PF fd, which would otherwise keep the
+ * PF open: rebinding the PF waits until every fd of it is gone. */
+int manager_drop_stored_pf_fd(Manager *m, const char *address);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free)

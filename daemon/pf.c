@@ -319,6 +319,8 @@ int pf_setup(Pf *pf, int stored_fd) {
         if (fd >= 0 && driver && streq(driver, want))
                 log_info("PF %s: taking back its VFIO fd from systemd's fd store.", pf->address);
         else {
+                if (fd >= 0)
+                        (void) manager_drop_stored_pf_fd(m, pf->address);
                 fd = safe_close(fd);
 
                 /* Rebinding disables the VFs, which blocks while anybody holds one. */
