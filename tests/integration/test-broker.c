@@ -562,3 +562,51 @@ Test(broker, delete_tenant_force_option) {
         r = delete_with_option("doomed", "Force", 1);
         cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
 }
+
+/* Every refusal, whatever its reason, leaves the store as it was. */
+Test(broker, every_refused_call_leaves_the_store_unchanged) {
+        static const struct {
+                bool as_root;
+                const char *method, *signature, *arg1, *arg2;
+        } calls[] = {
+                /* polkit says no to uid 65534 */
+                { false, "CreateTenant", "sa{sv}", "newcomer", NULL },
+                { false, "DeleteTenant", "sa{sv}", "shared", NULL },
+                { false, "RotateToken", "s", "shared", NULL },
+                { false, "SetNumVFs", "su", "0000:01:00.0", "1" },
+                { false, "AcquireVF", "sa{sv}", "shared", NULL },
+                { false, "GetTenantToken", "s", "owner", NULL },
+                /* not a member, unknown things, bad arguments */
+                { false, "AcquireVF", "sa{sv}", "private", NULL },
+                { false, "GetTenantToken", "s", "private", NULL },
+                { false, "AcquireVF", "sa{sv}", "nosuch", NULL },
+                { false, "ReleaseVF", "s", "0123456789abcdef0123456789abcdef", NULL },
+                { false, "RevokeLease", "s", "0123456789abcdef0123456789abcdef", NULL },
+                { true, "CreateTenant", "sa{sv}", "../escape", NULL },
+                { true, "CreateTenant", "sa{sv}", "shared", NULL },
+                { true, "DeleteTenant", "sa{sv}", "owner", NULL },
+                { true, "DeleteTenant", "sa{sv}", "nosuch", NULL },
+                { true, "RotateToken", "s", "nosuch", NULL },
+                { true, "GetTenantToken", "s", "shared", NULL },
+                { true, "SetNumVFs", "su", "0000:01:00.0", "99" },
+                { true, "SetNumVFs", "su", "01:00.0;rm", "1" },
+                { true, "ReleaseVF", "s", "not-a-lease", NULL },
+                { true, "AcquireVF", "sa{sv}", "shared", NULL }, /* NoFreeVF: no VFIO on this kernel */
+        };
+        char *before = store_snapshot(&b), *after;
+
+        for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+                CallResult r = calls[i].as_root
+                        ? call_as_root(&b, calls[i].method, calls[i].signature, calls[i].arg1, calls[i].arg2)
+                        : call_as_nobody(&b, calls[i].method, calls[i].signature, calls[i].arg1, calls[i].arg2);
+
+                cr_assert(!r.ok, "%s(%s) as %s was not refused", calls[i].method, calls[i].arg1,
+                          calls[i].as_root ? "root" : "uid 65534");
+                cr_assert(strncmp(r.error_name, "org.vfbroker.Error.", 19) == 0, "%s(%s): %s: %s",
+                          calls[i].method, calls[i].arg1, r.error_name, r.error_message);
+        }
+        after = store_snapshot(&b);
+        cr_assert_str_eq(before, after, "a refused call changed the store");
+        free(before);
+        free(after);
+}
