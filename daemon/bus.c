@@ -15,6 +15,7 @@
 #include "config.h"
 #include "lease.h"
 #include "log.h"
+#include "time-util.h"
 #include "manager.h"
 #include "names.h"
 #include "pci-address.h"
@@ -32,25 +33,6 @@
 #define TENANT_IDS_MAX 256U
 #define QUOTA_MAX 4096U
 #define NUMA_NODE_MAX 1024
-
-typedef int (*method_continue_t)(Client *c, sd_bus_message *m, sd_bus_error *error);
-
-struct PendingCall {
-        Client *client;
-        PendingCall *next, *prev;
-        sd_bus_message *message;
-        PolkitQuery *query;
-        method_continue_t cont;
-        char *action;
-        char *tenant;
-};
-
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
 
 static void audit(int level, Client *c, const char *message_id, const char *action, const char *result,
                   const char *tenant, const char *vf, const char *lease, const char *format, ...) _printf_(9, 10);
@@ -106,71 +88,122 @@ static int fail(sd_bus_error *error, Client *c, const char *action, const char *
         return sd_bus_error_set(error, VFBROKER_ERROR_FAILED, msg);
 }
 
+/* A call waiting for polkit. Once polkit has answered, the message is
+ * dispatched again (sd_bus_enqueue_for_read) and its handler runs from the
+ * top, now finding the answer: every method is written once, and every check
+ * made before polkit is made again with polkit's answer in hand (the pattern
+ * of systemd's bus-polkit.c). */
+struct PendingCall {
+        Client *client;
+        PendingCall *next, *prev;       /* in client->pending while waiting */
+        sd_bus_message *message;
+        PolkitQuery *query;
+        char *action;
+        char *tenant;
+        bool answered;
+        int result;                     /* as polkit_callback_t */
+        char *text;                     /* polkit's message, or NULL */
+};
+
+static void pending_call_unlink(PendingCall *pc) {
+        Client *c = pc->client;
+
+        if (!c)
+                return;
+        if (pc->prev)
+                pc->prev->next = pc->next;
+        else
+                c->pending = pc->next;
+        if (pc->next)
+                pc->next->prev = pc->prev;
+        pc->next = pc->prev = NULL;
+        pc->client = NULL;
+        c->calls_in_flight--;
+}
+
 PendingCall *pending_call_free(PendingCall *pc) {
         if (!pc)
                 return NULL;
-        if (pc->client) {
-                if (pc->prev)
-                        pc->prev->next = pc->next;
-                else
-                        pc->client->pending = pc->next;
-                if (pc->next)
-                        pc->next->prev = pc->prev;
-                pc->client->calls_in_flight--;
-        }
+        pending_call_unlink(pc);
         polkit_query_cancel(pc->query);
         sd_bus_message_unref(pc->message);
         free(pc->action);
         free(pc->tenant);
+        free(pc->text);
         free(pc);
         return NULL;
 }
 
 static void on_polkit_result(int result, const char *message, void *userdata) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         PendingCall *pc = userdata;
         Client *c = pc->client;
         int r;
 
         pc->query = NULL; /* Polkit frees it once the callback returns. */
+        pc->answered = true;
+        pc->result = result;
+        if (message) {
+                pc->text = strdup(message);
+                if (!pc->text)
+                        pc->result = -ENOMEM;
+        }
 
-        if (result > 0) {
-                r = sd_bus_message_rewind(pc->message, true);
-                if (r >= 0)
-                        r = pc->cont(c, pc->message, &error);
-                if (r < 0 && !sd_bus_error_is_set(&error))
-                        (void) fail(&error, c, pc->action, pc->tenant, r, "internal error");
-        } else if (result == 0)
-                (void) refuse(&error, c, pc->action, pc->tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
-                              "polkit does not allow uid %u to do %s%s%s; ask an administrator for a polkit rule",
-                              (unsigned) c->identity.uid, pc->action, message ? ": " : "", strempty(message));
-        else if (message)
-                (void) refuse(&error, c, pc->action, pc->tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
-                              "%s; the request is refused", message);
-        else
-                (void) refuse(&error, c, pc->action, pc->tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
-                              "polkit could not be asked (%s), so the request is refused; is polkitd running?",
-                              strerror(-result));
-
-        if (sd_bus_error_is_set(&error))
-                (void) sd_bus_reply_method_error(pc->message, &error);
-        pending_call_free(pc);
+        r = sd_bus_message_rewind(pc->message, true);
+        if (r >= 0)
+                r = sd_bus_enqueue_for_read(c->bus, pc->message);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot dispatch a call again after polkit answered: %s", STRERROR(r));
+                (void) sd_bus_reply_method_errno(pc->message, r, NULL);
+                pending_call_free(pc);
+        }
 }
 
-/* Runs cont at once for root (when configured), otherwise once polkit said yes. */
-static int authorize_then(Client *c, sd_bus_message *m, const char *action, const char *tenant,
-                          method_continue_t cont, sd_bus_error *error) {
+/* Every message passes here before its handler: a message that polkit has
+ * answered for leaves the waiting list and its answer is handed to the
+ * handler through c->answered, for this one dispatch only. */
+static int bus_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+
+        c->answered = pending_call_free(c->answered);
+        for (PendingCall *pc = c->pending; pc; pc = pc->next)
+                if (pc->message == m && pc->answered) {
+                        pending_call_unlink(pc);
+                        c->answered = pc;
+                        break;
+                }
+        return 0;
+}
+
+/* 1: the caller may do action now. 0: polkit is being asked; the handler
+ * returns 1 (sd-bus takes 0 for "not mine") and runs again with the answer. <0: refused, error set. Root
+ * skips polkit when RootSkipsPolkit=yes. */
+static int bus_authorize(Client *c, sd_bus_message *m, const char *action, const char *tenant, sd_bus_error *error) {
         Manager *mgr = c->manager;
         PendingCall *pc;
         char *details[] = { (char *) "tenant", (char *) strempty(tenant), NULL };
         int r;
 
-        if (c->identity.uid == 0 && mgr->config->root_skips_polkit) {
-                /* The handler read the arguments once already; cont reads them again. */
-                r = sd_bus_message_rewind(m, true);
-                if (r < 0)
-                        return r;
-                return cont(c, m, error);
+        if (c->identity.uid == 0 && mgr->config->root_skips_polkit)
+                return 1;
+
+        pc = c->answered;
+        if (pc && pc->message == m && streq(pc->action, action)) {
+                _cleanup_free_ char *text = TAKE_PTR(pc->text);
+                int result = pc->result;
+
+                c->answered = pending_call_free(pc);
+                if (result > 0)
+                        return 1;
+                if (result == 0)
+                        return refuse(error, c, action, tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
+                                      "polkit does not allow uid %u to do %s%s%s; ask an administrator for a polkit rule",
+                                      (unsigned) c->identity.uid, action, text ? ": " : "", strempty(text));
+                if (text)
+                        return refuse(error, c, action, tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
+                                      "%s; the request is refused", text);
+                return refuse(error, c, action, tenant, VFBROKER_ERROR_NOT_AUTHORIZED,
+                              "polkit could not be asked (%s), so the request is refused; is polkitd running?",
+                              strerror(-result));
         }
 
         if (c->calls_in_flight >= mgr->config->max_calls_per_connection)
@@ -183,7 +216,6 @@ static int authorize_then(Client *c, sd_bus_message *m, const char *action, cons
                 return -ENOMEM;
         pc->client = c;
         pc->message = sd_bus_message_ref(m);
-        pc->cont = cont;
         pc->action = strdup(action);
         pc->tenant = tenant ? strdup(tenant) : NULL;
         pc->next = c->pending;
@@ -209,7 +241,7 @@ static int authorize_then(Client *c, sd_bus_message *m, const char *action, cons
                               "polkit could not be asked (%s), so the request is refused; start polkit.service",
                               strerror(-r));
         }
-        return 1;
+        return 0;
 }
 
 /* ---- argument checks ------------------------------------------------------ */
@@ -326,15 +358,15 @@ static int read_acquire_options(sd_bus_message *m, sd_bus_error *error, Client *
 
 /* ---- AcquireVF ------------------------------------------------------------- */
 
-static int acquire_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
         Manager *mgr = c->manager;
         _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
-        _cleanup_(lease_freep) Lease *lease = NULL;
         VfioVfFds fds = VFIO_VF_FDS_NULL;
         AcquireOptions o;
         const char *tenant;
-        unsigned held;
-        Vf *vf = NULL;
+        Lease *lease;
+        Vf *vf;
         int r;
 
         r = sd_bus_message_read(m, "s", &tenant);
@@ -343,169 +375,77 @@ static int acquire_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
         r = read_acquire_options(m, error, c, &o);
         if (r < 0)
                 return r;
-
-        /* The tenant may have changed while polkit was asked. */
         r = get_tenant(error, c, "acquire", tenant, &t);
         if (r < 0)
                 return r;
         if (!tenant_admits(t, &c->identity))
                 return refuse_non_member(error, c, "acquire", tenant);
+        r = bus_authorize(c, m, ACTION_ACQUIRE, tenant, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit is asked: the call comes back with its answer */
 
-        held = manager_count_active_leases(mgr, tenant);
-        if (held >= t->quota)
+        r = allocator_acquire(mgr->allocator,
+                              &(AcquireRequest) {
+                                      .tenant = t,
+                                      .pf = o.pf,
+                                      .numa_node = o.numa_node,
+                                      .uid = c->identity.uid,
+                                      .pid = c->identity.pid,
+                                      .pid_start_time = c->identity.start_time,
+                              },
+                              &lease, &fds);
+        switch (r) {
+        case 0:
+                break;
+        case ACQUIRE_UNKNOWN_PF:
+                return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_UNKNOWN_PF,
+                              "the broker owns no PF %s; see 'vfbrokerctl list-pfs'", o.pf);
+        case ACQUIRE_QUOTA_EXCEEDED:
                 return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_QUOTA_EXCEEDED,
                               "tenant '%s' holds %u of %u VFs; release one (vfbrokerctl release LEASE) or raise its quota",
-                              tenant, held, t->quota);
-
-        /* Each candidate that cannot be opened leaves the free state, so
-         * this ends: a group found busy drains, a VF that fails otherwise is
-         * broken. */
-        VfFilter filter = { .tenant = tenant, .pf = o.pf, .numa_node = o.numa_node };
-        Vf *cand;
-        while (!vf && (cand = pf_table_find_free_vf(mgr->pfs, mgr->n_pfs, &filter))) {
-                Token token;
-
-                r = vf_prepare_token(cand, tenant, &token);
-                if (r < 0)
-                        return fail(error, c, "acquire", tenant, r, "cannot set up the VF token");
-                r = vfio_open_vf(mgr->vfio, cand->iommu_group, cand->address, &token, &fds);
-                if (r < 0)
-                        vf_clear_token(cand);
-                if (r == -EBUSY) {
-                        log_warning("VF %s is held by somebody outside any lease; draining it.", cand->address);
-                        cand->state = VF_DRAINING;
-                        manager_schedule_drain_check(mgr);
-                        continue;
-                }
-                if (r < 0) {
-                        log_error_errno(r, "Cannot open VF %s (group %u): %s; marking it broken.",
-                                        cand->address, cand->iommu_group, STRERROR(r));
-                        cand->state = VF_BROKEN;
-                        continue;
-                }
-                vf = cand;
-        }
-
-        if (!vf)
+                              tenant, allocator_count_leases(mgr->allocator, tenant), t->quota);
+        case ACQUIRE_NO_FREE_VF:
                 return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_NO_FREE_VF,
                               "no free VF%s%s%s for tenant '%s'; see 'vfbrokerctl list-vfs' and try again once one is released",
                               o.pf ? " on " : "", o.pf ? o.pf : "", o.numa_node >= 0 ? " on that NUMA node" : "", tenant);
-
-        r = lease_new(mgr, vf, tenant, c->identity.uid, c->identity.pid, c->identity.start_time,
-                      now_realtime_usec(), NULL, &lease);
-        if (r >= 0)
-                r = lease_watch_holder(lease);
-        if (r >= 0) {
-                StoreLease sl = {
-                        .id = lease->id,
-                        .tenant = lease->tenant,
-                        .uid = lease->uid,
-                        .pid = lease->pid,
-                        .pid_start_time = lease->pid_start_time,
-                        .created_usec = lease->created_usec,
-                };
-                snprintf(sl.vf, sizeof sl.vf, "%s", vf->address);
-                snprintf(sl.pf, sizeof sl.pf, "%s", vf->pf->address);
-                r = store_lease_add(mgr->store, &sl);
-        }
-        if (r < 0) {
-                vfio_vf_fds_close(&fds);
-                vf_clear_token(vf);
-                /* Our own fds were just open: the group is busy until they are gone. */
-                vf->state = VF_DRAINING;
-                manager_schedule_drain_check(mgr);
-                if (r == -ESRCH)
-                        return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_FAILED,
-                                      "the calling process exited before the VF could be leased");
+        case ACQUIRE_HOLDER_GONE:
+                return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_FAILED,
+                              "the calling process exited before the VF could be leased");
+        case -EMFILE:
+        case -ENFILE:
+        case -ENOMEM:
+                return fail(error, c, "acquire", tenant, r,
+                            "the broker is short of resources right now, no VF was changed; try again");
+        case -EKEYREJECTED:
+                return fail(error, c, "acquire", tenant, r,
+                            "the kernel refuses the broker's VF token for this PF; an administrator should restart vfbroker");
+        default:
                 return fail(error, c, "acquire", tenant, r, "cannot record the lease");
         }
 
+        vf = lease->vf;
         r = sd_bus_reply_method_return(m, "ssuhhh", lease->id, vf->address, vf->iommu_group,
                                        fds.container, fds.group, fds.device);
         vfio_vf_fds_close(&fds);
         if (r < 0) {
                 /* The client is gone or the reply could not be built: undo. */
                 log_warning_errno(r, "Cannot send the lease reply for VF %s: %s; ending the lease.", vf->address, STRERROR(r));
-                vf->lease = TAKE_PTR(lease);
-                vf->state = VF_LEASED;
-                manager_end_lease(mgr, vf->lease, "reply failed");
+                allocator_end_lease(mgr->allocator, lease, "reply failed");
                 return 0;
         }
 
         audit(LOG_INFO, c, LOG_MESSAGE_ID_GRANTED, "acquire", "granted", tenant, vf->address, lease->id,
               "Leased VF %s (group %u) to uid %u pid %d for tenant '%s', lease %s.",
               vf->address, vf->iommu_group, (unsigned) c->identity.uid, (int) c->identity.pid, tenant, lease->id);
-        vf->state = VF_LEASED;
-        vf->lease = TAKE_PTR(lease);
-        manager_update_status(mgr);
         return 0;
 }
 
-static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Client *c = userdata;
-        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
-        AcquireOptions o;
-        const char *tenant;
-        int r;
+/* ---- ReleaseVF and RevokeLease ------------------------------------------------ */
 
-        r = sd_bus_message_read(m, "s", &tenant);
-        if (r < 0)
-                return r;
-        r = read_acquire_options(m, error, c, &o);
-        if (r < 0)
-                return r;
-        r = get_tenant(error, c, "acquire", tenant, &t);
-        if (r < 0)
-                return r;
-        if (!tenant_admits(t, &c->identity))
-                return refuse_non_member(error, c, "acquire", tenant);
-        if (o.pf && !manager_find_pf(c->manager, o.pf))
-                return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_UNKNOWN_PF,
-                              "the broker owns no PF %s; see 'vfbrokerctl list-pfs'", o.pf);
-
-        return authorize_then(c, m, ACTION_ACQUIRE, tenant, acquire_continue, error);
-}
-
-/* ---- ReleaseVF -------------------------------------------------------------- */
-
-static Lease *find_active_lease(Manager *mgr, const char *id) {
-        for (size_t i = 0; i < mgr->n_pfs; i++)
-                for (unsigned j = 0; j < mgr->pfs[i]->n_vfs; j++) {
-                        Lease *l = mgr->pfs[i]->vfs[j].lease;
-
-                        if (l && l->active && streq(l->id, id))
-                                return l;
-                }
-        return NULL;
-}
-
-static int release_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
-        _cleanup_free_ char *vf = NULL, *tenant = NULL;
-        const char *id;
-        Lease *l;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &id);
-        if (r < 0)
-                return r;
-        l = find_active_lease(c->manager, id);
-        if (!l)
-                return refuse(error, c, "release", NULL, VFBROKER_ERROR_UNKNOWN_LEASE,
-                              "no active lease '%s'; it may have ended already (see 'vfbrokerctl list-leases')", id);
-
-        vf = strdup(l->vf->address);
-        tenant = strdup(l->tenant);
-        if (!vf || !tenant)
-                return -ENOMEM;
-
-        manager_end_lease(c->manager, l, "released");
-        audit(LOG_INFO, c, LOG_MESSAGE_ID_RELEASED, "release", "granted", tenant, vf, id,
-              "Lease %s of VF %s released by uid %u.", id, vf, (unsigned) c->identity.uid);
-        return sd_bus_reply_method_return(m, NULL);
-}
-
-static int method_release_vf(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Client *c = userdata;
+/* Reads the lease id argument and finds its active lease, or refuses. */
+static int read_active_lease(sd_bus_message *m, Client *c, const char *action, Lease **ret, sd_bus_error *error) {
         const char *id;
         Lease *l;
         int r;
@@ -514,94 +454,86 @@ static int method_release_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         if (!lease_id_is_valid(id))
-                return refuse(error, c, "release", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                return refuse(error, c, action, NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
                               "'%.40s' is not a lease id (32 hex characters, as AcquireVF returned it)", id);
-        l = find_active_lease(c->manager, id);
+        l = allocator_find_lease(c->manager->allocator, id);
         if (!l)
-                return refuse(error, c, "release", NULL, VFBROKER_ERROR_UNKNOWN_LEASE,
+                return refuse(error, c, action, NULL, VFBROKER_ERROR_UNKNOWN_LEASE,
                               "no active lease '%s'; it may have ended already (see 'vfbrokerctl list-leases')", id);
-
-        /* The holder's own uid may end its lease; anybody else manages. */
-        if (l->uid == c->identity.uid) {
-                r = sd_bus_message_rewind(m, true);
-                if (r < 0)
-                        return r;
-                return release_continue(c, m, error);
-        }
-        return authorize_then(c, m, ACTION_MANAGE, l->tenant, release_continue, error);
+        *ret = l;
+        return 0;
 }
 
-/* ---- RevokeLease ------------------------------------------------------------ */
-
-/* Ends l by force where the PF's driver can take the VF back, else ends it
- * and leaves the VF draining until its holder lets go. Returns 1 if forced,
- * 0 if not, negative if the kernel refused the revocation. */
-static int revoke_lease(Manager *mgr, Lease *l) {
-        Vf *vf = l->vf;
-        int r;
-
-        if (!pf_has_revocation(vf->pf)) {
-                manager_end_lease(mgr, l, "revoked; the holder keeps its fds until it closes them (vfio-pci cannot take them back)");
-                return 0;
-        }
-        r = sysfs_revoke_vf(mgr->sysfs, vf->address);
-        if (r < 0)
-                return r;
-        manager_end_lease(mgr, l, "revoked by force");
-        return 1;
-}
-
-static int revoke_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
-        _cleanup_free_ char *vf = NULL, *tenant = NULL;
+/* What the audit record of an ended lease names, copied before the lease ends. */
+typedef struct LeaseNames {
+        char vf[PCI_ADDRESS_MAX];
+        char id[LEASE_ID_LENGTH + 1];
+        char tenant[TENANT_NAME_MAX + 1];
         pid_t holder;
-        const char *id;
+} LeaseNames;
+
+static LeaseNames lease_names(const Lease *l) {
+        LeaseNames n = { .holder = l->pid };
+
+        snprintf(n.vf, sizeof n.vf, "%s", l->vf->address);
+        snprintf(n.id, sizeof n.id, "%s", l->id);
+        snprintf(n.tenant, sizeof n.tenant, "%s", l->tenant);
+        return n;
+}
+
+static int method_release_vf(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        LeaseNames n;
         Lease *l;
         int r;
 
-        r = sd_bus_message_read(m, "s", &id);
+        r = read_active_lease(m, c, "release", &l, error);
         if (r < 0)
                 return r;
-        l = find_active_lease(c->manager, id);
-        if (!l)
-                return refuse(error, c, "revoke", NULL, VFBROKER_ERROR_UNKNOWN_LEASE,
-                              "no active lease '%s'; it may have ended already (see 'vfbrokerctl list-leases')", id);
-        vf = strdup(l->vf->address);
-        tenant = strdup(l->tenant);
-        if (!vf || !tenant)
-                return -ENOMEM;
-        holder = l->pid;
+        /* The holder's own uid may end its lease; anybody else manages. */
+        if (l->uid != c->identity.uid) {
+                r = bus_authorize(c, m, ACTION_MANAGE, l->tenant, error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 1; /* polkit is asked: the call comes back with its answer */
+        }
 
-        r = revoke_lease(c->manager, l);
-        if (r < 0)
-                return fail(error, c, "revoke", tenant, r, "the kernel refused to revoke the VF");
-        audit(LOG_NOTICE, c, LOG_MESSAGE_ID_RELEASED, "revoke", r > 0 ? "granted" : "cooperative", tenant, vf, id,
-              "Lease %s of VF %s revoked by uid %u%s.", id, vf, (unsigned) c->identity.uid,
-              r > 0 ? "" : " (not by force: the driver cannot)");
-        if (r == 0)
-                return sd_bus_error_setf(error, VFBROKER_ERROR_NOT_SUPPORTED,
-                                         "lease %s has ended, but vfio-pci cannot take VF %s back: it stays draining until "
-                                         "pid %d closes its fds; for forced revocation bind the PF to vfbroker_vfio_pci "
-                                         "(Driver= in vfbroker.conf)", id, vf, (int) holder);
+        n = lease_names(l);
+        allocator_end_lease(c->manager->allocator, l, "released");
+        audit(LOG_INFO, c, LOG_MESSAGE_ID_RELEASED, "release", "granted", n.tenant, n.vf, n.id,
+              "Lease %s of VF %s released by uid %u.", n.id, n.vf, (unsigned) c->identity.uid);
         return sd_bus_reply_method_return(m, NULL);
 }
 
 static int method_revoke_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Client *c = userdata;
-        const char *id;
+        LeaseNames n;
         Lease *l;
         int r;
 
-        r = sd_bus_message_read(m, "s", &id);
+        r = read_active_lease(m, c, "revoke", &l, error);
         if (r < 0)
                 return r;
-        if (!lease_id_is_valid(id))
-                return refuse(error, c, "revoke", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                              "'%.40s' is not a lease id (32 hex characters, as AcquireVF returned it)", id);
-        l = find_active_lease(c->manager, id);
-        if (!l)
-                return refuse(error, c, "revoke", NULL, VFBROKER_ERROR_UNKNOWN_LEASE,
-                              "no active lease '%s'; it may have ended already (see 'vfbrokerctl list-leases')", id);
-        return authorize_then(c, m, ACTION_MANAGE, l->tenant, revoke_continue, error);
+        r = bus_authorize(c, m, ACTION_MANAGE, l->tenant, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit is asked: the call comes back with its answer */
+
+        n = lease_names(l);
+        r = allocator_revoke(c->manager->allocator, l);
+        if (r < 0)
+                return fail(error, c, "revoke", n.tenant, r, "the kernel refused to revoke the VF");
+        audit(LOG_NOTICE, c, LOG_MESSAGE_ID_RELEASED, "revoke", r > 0 ? "granted" : "cooperative", n.tenant, n.vf, n.id,
+              "Lease %s of VF %s revoked by uid %u%s.", n.id, n.vf, (unsigned) c->identity.uid,
+              r > 0 ? "" : " (not by force: the driver cannot)");
+        if (r == 0)
+                return sd_bus_error_setf(error, VFBROKER_ERROR_NOT_SUPPORTED,
+                                         "lease %s has ended, but vfio-pci cannot take VF %s back: it stays draining until "
+                                         "pid %d closes its fds; for forced revocation bind the PF to vfbroker_vfio_pci "
+                                         "(Driver= in vfbroker.conf)", n.id, n.vf, (int) n.holder);
+        return sd_bus_reply_method_return(m, NULL);
 }
 
 /* ---- tenants ----------------------------------------------------------------- */
@@ -686,19 +618,52 @@ static int read_tenant_options(sd_bus_message *m, sd_bus_error *error, Client *c
         return read_options(m, c, "create-tenant", parse_tenant_option, o, error);
 }
 
-static int create_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+static int count_tenants(Manager *mgr, size_t *ret) {
+        StoreTenant **all = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_tenant_list(mgr->store, &all, &n);
+        if (r < 0)
+                return r;
+        store_tenant_list_free(all, n);
+        *ret = n;
+        return 0;
+}
+
+static int method_create_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
         Manager *mgr = c->manager;
+        _cleanup_(store_tenant_freep) StoreTenant *existing = NULL;
+        StoreTenant t = { .quota = 0 };
         TenantOptions o;
         const char *name;
-        StoreTenant t = { .quota = 0 };
+        size_t n;
         int r;
 
         r = sd_bus_message_read(m, "s", &name);
         if (r < 0)
                 return r;
+        r = check_tenant_name(error, c, "create-tenant", name);
+        if (r < 0)
+                return r;
         r = read_tenant_options(m, error, c, &o);
         if (r < 0)
                 return r;
+        if (store_tenant_get(mgr->store, name, &existing) >= 0)
+                return refuse(error, c, "create-tenant", name, VFBROKER_ERROR_EXISTS,
+                              "tenant '%s' exists already", name);
+        r = count_tenants(mgr, &n);
+        if (r < 0)
+                return fail(error, c, "create-tenant", name, r, "cannot list tenants");
+        if (n >= mgr->config->max_tenants)
+                return refuse(error, c, "create-tenant", name, VFBROKER_ERROR_LIMIT_EXCEEDED,
+                              "there are %zu tenants already (MaxTenants=%u); delete one first", n, mgr->config->max_tenants);
+        r = bus_authorize(c, m, ACTION_MANAGE, name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit is asked: the call comes back with its answer */
 
         t.name = (char *) name;
         t.quota = o.quota;
@@ -724,40 +689,6 @@ static int create_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *er
         return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_create_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Client *c = userdata;
-        Manager *mgr = c->manager;
-        _cleanup_(store_tenant_freep) StoreTenant *existing = NULL;
-        TenantOptions o;
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &name);
-        if (r < 0)
-                return r;
-        r = check_tenant_name(error, c, "create-tenant", name);
-        if (r < 0)
-                return r;
-        r = read_tenant_options(m, error, c, &o);
-        if (r < 0)
-                return r;
-        if (store_tenant_get(mgr->store, name, &existing) >= 0)
-                return refuse(error, c, "create-tenant", name, VFBROKER_ERROR_EXISTS,
-                              "tenant '%s' exists already", name);
-
-        StoreTenant **all = NULL;
-        size_t n = 0;
-        r = store_tenant_list(mgr->store, &all, &n);
-        if (r < 0)
-                return fail(error, c, "create-tenant", name, r, "cannot list tenants");
-        store_tenant_list_free(all, n);
-        if (n >= mgr->config->max_tenants)
-                return refuse(error, c, "create-tenant", name, VFBROKER_ERROR_LIMIT_EXCEEDED,
-                              "there are %zu tenants already (MaxTenants=%u); delete one first", n, mgr->config->max_tenants);
-
-        return authorize_then(c, m, ACTION_MANAGE, name, create_tenant_continue, error);
-}
-
 static const Pf *tenant_dedicated_pf(Manager *mgr, const char *tenant) {
         for (size_t i = 0; i < mgr->n_pfs; i++)
                 if (mgr->pfs[i]->mode == PF_MODE_DEDICATED && streq_ptr(mgr->pfs[i]->tenant, tenant))
@@ -779,7 +710,7 @@ static int check_tenant_deletable(sd_bus_error *error, Client *c, const StoreTen
         if (pf)
                 return refuse(error, c, "delete-tenant", t->name, VFBROKER_ERROR_BUSY,
                               "PF %s is dedicated to tenant '%s'; change its configuration first", pf->address, t->name);
-        held = manager_count_active_leases(mgr, t->name);
+        held = allocator_count_leases(mgr->allocator, t->name);
         if (held > 0 && !force)
                 return refuse(error, c, "delete-tenant", t->name, VFBROKER_ERROR_BUSY,
                               "tenant '%s' holds %u leases; release them first (vfbrokerctl list-leases), or delete with Force to revoke them",
@@ -807,12 +738,12 @@ static int read_delete_options(sd_bus_message *m, sd_bus_error *error, Client *c
         return read_options(m, c, "delete-tenant", parse_delete_option, ret_force, error);
 }
 
-static int delete_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
+static int method_delete_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
         _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
         const char *name;
-        int r;
-
         bool force;
+        int r;
 
         r = sd_bus_message_read(m, "s", &name);
         if (r < 0)
@@ -826,18 +757,17 @@ static int delete_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *er
         r = check_tenant_deletable(error, c, t, force);
         if (r < 0)
                 return r;
+        r = bus_authorize(c, m, ACTION_MANAGE, name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit is asked: the call comes back with its answer */
 
-        if (force)
-                for (size_t i = 0; i < c->manager->n_pfs; i++)
-                        for (unsigned j = 0; j < c->manager->pfs[i]->n_vfs; j++) {
-                                Lease *l = c->manager->pfs[i]->vfs[j].lease;
-
-                                if (!l || !l->active || !streq(l->tenant, name))
-                                        continue;
-                                r = revoke_lease(c->manager, l);
-                                if (r < 0)
-                                        return fail(error, c, "delete-tenant", name, r, "the kernel refused to revoke a VF of the tenant");
-                        }
+        if (force) {
+                r = allocator_revoke_tenant(c->manager->allocator, name);
+                if (r < 0)
+                        return fail(error, c, "delete-tenant", name, r, "the kernel refused to revoke a VF of the tenant");
+        }
 
         r = store_tenant_remove(c->manager->store, name);
         if (r == -EBUSY)
@@ -851,30 +781,8 @@ static int delete_tenant_continue(Client *c, sd_bus_message *m, sd_bus_error *er
         return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_delete_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int method_rotate_token(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Client *c = userdata;
-        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
-        const char *name;
-        int r;
-
-        bool force;
-
-        r = sd_bus_message_read(m, "s", &name);
-        if (r < 0)
-                return r;
-        r = read_delete_options(m, error, c, &force);
-        if (r < 0)
-                return r;
-        r = get_tenant(error, c, "delete-tenant", name, &t);
-        if (r < 0)
-                return r;
-        r = check_tenant_deletable(error, c, t, force);
-        if (r < 0)
-                return r;
-        return authorize_then(c, m, ACTION_MANAGE, name, delete_tenant_continue, error);
-}
-
-static int rotate_token_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
         Manager *mgr = c->manager;
         _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
         const char *name;
@@ -887,6 +795,12 @@ static int rotate_token_continue(Client *c, sd_bus_message *m, sd_bus_error *err
         r = get_tenant(error, c, "rotate-token", name, &t);
         if (r < 0)
                 return r;
+        r = bus_authorize(c, m, ACTION_MANAGE, name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit is asked: the call comes back with its answer */
+
         r = token_generate(&token);
         if (r < 0)
                 return fail(error, c, "rotate-token", name, r, "cannot generate a token");
@@ -910,22 +824,8 @@ static int rotate_token_continue(Client *c, sd_bus_message *m, sd_bus_error *err
         return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_rotate_token(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int method_get_tenant_token(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Client *c = userdata;
-        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &name);
-        if (r < 0)
-                return r;
-        r = get_tenant(error, c, "rotate-token", name, &t);
-        if (r < 0)
-                return r;
-        return authorize_then(c, m, ACTION_MANAGE, name, rotate_token_continue, error);
-}
-
-static int get_token_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
         _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
         char buf[TOKEN_STRING_MAX];
         const char *name;
@@ -942,30 +842,15 @@ static int get_token_continue(Client *c, sd_bus_message *m, sd_bus_error *error)
         if (!tenant_dedicated_pf(c->manager, name))
                 return refuse(error, c, "read-token", name, VFBROKER_ERROR_NOT_SUPPORTED,
                               "no PF is dedicated to tenant '%s', so its token opens nothing; use AcquireVF (vfbrokerctl run)", name);
+        r = bus_authorize(c, m, ACTION_READ_TOKEN, name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit is asked: the call comes back with its answer */
 
         audit(LOG_NOTICE, c, LOG_MESSAGE_ID_GRANTED, "read-token", "granted", name, NULL, NULL,
               "Token of tenant '%s' read by uid %u.", name, (unsigned) c->identity.uid);
         return sd_bus_reply_method_return(m, "s", token_to_string(&t->token, buf));
-}
-
-static int method_get_tenant_token(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Client *c = userdata;
-        _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &name);
-        if (r < 0)
-                return r;
-        r = get_tenant(error, c, "read-token", name, &t);
-        if (r < 0)
-                return r;
-        if (!tenant_admits(t, &c->identity))
-                return refuse_non_member(error, c, "read-token", name);
-        if (!tenant_dedicated_pf(c->manager, name))
-                return refuse(error, c, "read-token", name, VFBROKER_ERROR_NOT_SUPPORTED,
-                              "no PF is dedicated to tenant '%s', so its token opens nothing; use AcquireVF (vfbrokerctl run)", name);
-        return authorize_then(c, m, ACTION_READ_TOKEN, name, get_token_continue, error);
 }
 
 /* ---- SetNumVFs ------------------------------------------------------------------ */
@@ -1003,15 +888,22 @@ static int read_set_num_vfs(sd_bus_message *m, sd_bus_error *error, Client *c, P
         return 0;
 }
 
-static int set_num_vfs_continue(Client *c, sd_bus_message *m, sd_bus_error *error) {
-        unsigned n;
-        Pf *pf;
+static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+        unsigned n = 0;
+        Pf *pf = NULL;
         int r;
 
         r = read_set_num_vfs(m, error, c, &pf, &n);
         if (r < 0)
                 return r;
-        r = pf_set_num_vfs(pf, n);
+        r = bus_authorize(c, m, ACTION_MANAGE, NULL, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit is asked: the call comes back with its answer */
+
+        r = allocator_set_num_vfs(c->manager->allocator, pf, n);
         if (r == -EBUSY)
                 return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_BUSY,
                               "a VF of PF %s is still held by some process; wait until it is closed", pf->address);
@@ -1022,18 +914,6 @@ static int set_num_vfs_continue(Client *c, sd_bus_message *m, sd_bus_error *erro
               "PF %s now has %u VFs (set by uid %u).", pf->address, pf->n_vfs, (unsigned) c->identity.uid);
         manager_update_status(c->manager);
         return sd_bus_reply_method_return(m, NULL);
-}
-
-static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Client *c = userdata;
-        unsigned n;
-        Pf *pf;
-        int r;
-
-        r = read_set_num_vfs(m, error, c, &pf, &n);
-        if (r < 0)
-                return r;
-        return authorize_then(c, m, ACTION_MANAGE, NULL, set_num_vfs_continue, error);
 }
 
 /* ---- listings --------------------------------------------------------------------- */
@@ -1200,7 +1080,7 @@ static int append_tenants(sd_bus_message *reply, Client *c, sd_bus_error *error)
                         r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}",
                                                   "Name", "s", t->name,
                                                   "Quota", "u", t->quota,
-                                                  "Leases", "u", manager_count_active_leases(mgr, t->name),
+                                                  "Leases", "u", allocator_count_leases(mgr->allocator, t->name),
                                                   "FromConfig", "b", (int) t->from_config);
                 if (r >= 0)
                         r = append_ids(reply, "Uids", (const uint32_t *) t->uids, t->n_uids);
@@ -1230,7 +1110,7 @@ static int property_get_count(sd_bus *bus, const char *path, const char *interfa
         uint32_t n = 0;
 
         if (streq(property, "Leases"))
-                n = manager_count_active_leases(mgr, NULL);
+                n = allocator_count_leases(mgr->allocator, NULL);
         else
                 for (size_t i = 0; i < mgr->n_pfs; i++) {
                         if (mgr->pfs[i]->state != PF_READY)
@@ -1295,6 +1175,9 @@ static const sd_bus_vtable dbus_shim_vtable[] = {
 int bus_add_client_objects(Client *c) {
         int r;
 
+        r = sd_bus_add_filter(c->bus, NULL, bus_filter, c);
+        if (r < 0)
+                return r;
         r = sd_bus_add_object_vtable(c->bus, NULL, VFBROKER_OBJECT_PATH, VFBROKER_INTERFACE, broker_vtable, c);
         if (r < 0)
                 return r;

@@ -130,6 +130,7 @@ Client *client_free(Client *c) {
 
         while (c->pending)
                 pending_call_free(c->pending);
+        c->answered = pending_call_free(c->answered);
 
         if (c->manager && (c->prev || c->next || c->manager->clients == c)) {
                 if (c->prev)

@@ -21,6 +21,7 @@ struct Client {
         Identity identity;
         unsigned calls_in_flight;
         PendingCall *pending;           /* calls waiting for polkit */
+        PendingCall *answered;          /* the call being dispatched again with polkit's answer */
         sd_event_source *free_source;   /* deferred free after disconnect */
 };
 

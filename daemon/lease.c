@@ -9,22 +9,24 @@
 
 #include "lease.h"
 #include "log.h"
-#include "manager.h"
-#include "polkit.h"
+#include "process-util.h"
 
 static int pidfd_open_compat(pid_t pid) {
         return (int) syscall(SYS_pidfd_open, pid, 0);
 }
 
-int lease_new(Manager *m, Vf *vf, const char *tenant, uid_t uid, pid_t pid,
-              uint64_t pid_start_time, uint64_t created_usec, const char *id, Lease **ret) {
+int lease_new(sd_event *event, Vf *vf, const char *tenant, uid_t uid, pid_t pid,
+              uint64_t pid_start_time, uint64_t created_usec, const char *id,
+              lease_holder_exit_t on_holder_exit, void *userdata, Lease **ret) {
         _cleanup_(lease_freep) Lease *l = NULL;
         int r;
 
         l = calloc(1, sizeof *l);
         if (!l)
                 return -ENOMEM;
-        l->manager = m;
+        l->event = event;
+        l->on_holder_exit = on_holder_exit;
+        l->userdata = userdata;
         l->vf = vf;
         l->uid = uid;
         l->pid = pid;
@@ -65,7 +67,8 @@ static int on_holder_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 
         l->pidfd_source = sd_event_source_disable_unref(l->pidfd_source);
         l->pidfd = safe_close(l->pidfd);
-        manager_end_lease(l->manager, l, "holder exited");
+        if (l->on_holder_exit)
+                l->on_holder_exit(l, l->userdata);
         return 0;
 }
 
@@ -86,7 +89,7 @@ int lease_watch_holder(Lease *l) {
         if (l->pid_start_time != 0 && start_time != l->pid_start_time)
                 return -ESRCH;
 
-        r = sd_event_add_io(l->manager->event, &l->pidfd_source, pidfd, EPOLLIN, on_holder_exit, l);
+        r = sd_event_add_io(l->event, &l->pidfd_source, pidfd, EPOLLIN, on_holder_exit, l);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(l->pidfd_source, "lease-holder");

@@ -12,11 +12,14 @@
 #include "macro.h"
 #include "names.h"
 
-typedef struct Manager Manager;
 typedef struct Vf Vf;
+typedef struct Lease Lease;
 
-typedef struct Lease {
-        Manager *manager;
+/* Called from the event loop when the holder exits; the lease is still active. */
+typedef void (*lease_holder_exit_t)(Lease *l, void *userdata);
+
+struct Lease {
+        sd_event *event;
         char id[LEASE_ID_LENGTH + 1];
         Vf *vf;
         char *tenant;
@@ -27,11 +30,14 @@ typedef struct Lease {
         bool active;                    /* false once ended, while the VF drains */
         int pidfd;
         sd_event_source *pidfd_source;
-} Lease;
+        lease_holder_exit_t on_holder_exit;
+        void *userdata;
+};
 
-/* Creates an active lease and starts watching the holder. Not yet stored. */
-int lease_new(Manager *m, Vf *vf, const char *tenant, uid_t uid, pid_t pid,
-              uint64_t pid_start_time, uint64_t created_usec, const char *id, Lease **ret);
+/* Creates an active lease; id NULL makes a fresh one. Not yet watched nor stored. */
+int lease_new(sd_event *event, Vf *vf, const char *tenant, uid_t uid, pid_t pid,
+              uint64_t pid_start_time, uint64_t created_usec, const char *id,
+              lease_holder_exit_t on_holder_exit, void *userdata, Lease **ret);
 Lease *lease_free(Lease *l);
 
 /* Opens the holder's pidfd (checking the start time, so a recycled pid is

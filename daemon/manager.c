@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manager: start-up (configuration, store, PFs, leases from the last run,
- * socket, sandbox), the accept loop, lease endings and the draining timer. */
+ * socket, sandbox) and the accept loop. The VF and lease life cycle is the
+ * Allocator's (allocator.c). */
 
 #include <fcntl.h>
 #include <signal.h>
@@ -14,11 +15,11 @@
 #include "build-config.h"
 #include "bus.h"
 #include "log.h"
+#include "time-util.h"
 #include "manager.h"
 #include "sandbox.h"
 #include "strv.h"
 
-#define DRAIN_CHECK_INTERVAL_USEC (200ULL * 1000)
 #define LISTEN_BACKLOG 64
 
 int manager_new(const ManagerOptions *options, Manager **ret) {
@@ -35,6 +36,9 @@ int manager_new(const ManagerOptions *options, Manager **ret) {
         r = sd_event_default(&m->event);
         if (r < 0)
                 return r;
+        r = allocator_new(m, &m->allocator);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -49,9 +53,9 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_pfs; i++)
                 pf_free(m->pfs[i]);
         free(m->pfs);
+        allocator_free(m->allocator);
 
         sd_event_source_disable_unref(m->listen_source);
-        sd_event_source_disable_unref(m->drain_timer);
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);
         if (m->listen_fd_owned_path && m->options.listen_path)
@@ -83,19 +87,6 @@ Vf *manager_find_vf(Manager *m, const char *address) {
         return NULL;
 }
 
-unsigned manager_count_active_leases(Manager *m, const char *tenant) {
-        unsigned n = 0;
-
-        for (size_t i = 0; i < m->n_pfs; i++)
-                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
-                        Lease *l = m->pfs[i]->vfs[j].lease;
-
-                        if (l && l->active && (!tenant || streq(l->tenant, tenant)))
-                                n++;
-                }
-        return n;
-}
-
 void manager_update_status(Manager *m) {
         unsigned pfs = 0, broken = 0, vfs = 0, free_vfs = 0;
 
@@ -111,7 +102,7 @@ void manager_update_status(Manager *m) {
                 free_vfs += pf_count_vfs(m->pfs[i], VF_FREE);
         }
         (void) sd_notifyf(false, "READY=1\nSTATUS=%u PFs (%u broken), %u VFs (%u free), %u leases, %u clients",
-                          pfs, broken, vfs, free_vfs, manager_count_active_leases(m, NULL), m->n_clients);
+                          pfs, broken, vfs, free_vfs, allocator_count_leases(m->allocator, NULL), m->n_clients);
 }
 
 /* FDNAME= for a PF: ':' separates names in $LISTEN_FDNAMES, so the BDF is written with '-'. */
@@ -141,87 +132,6 @@ int manager_drop_stored_pf_fd(Manager *m, const char *address) {
         return sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", name);
 }
 
-/* ---- draining ---------------------------------------------------------------- */
-
-static int on_drain_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        bool still_draining = false, changed = false;
-
-        for (size_t i = 0; i < m->n_pfs; i++)
-                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
-                        Vf *vf = &m->pfs[i]->vfs[j];
-
-                        if (vf->state != VF_DRAINING)
-                                continue;
-                        if (vf_refresh_draining(vf) > 0)
-                                changed = true;
-                        else
-                                still_draining = true;
-                }
-
-        if (changed)
-                manager_update_status(m);
-        if (still_draining)
-                return sd_event_source_set_time_relative(s, DRAIN_CHECK_INTERVAL_USEC) < 0 ? 0 :
-                       sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        return sd_event_source_set_enabled(s, SD_EVENT_OFF);
-}
-
-void manager_schedule_drain_check(Manager *m) {
-        int r;
-
-        if (!m->drain_timer) {
-                r = sd_event_add_time_relative(m->event, &m->drain_timer, CLOCK_MONOTONIC,
-                                               DRAIN_CHECK_INTERVAL_USEC, 0, on_drain_timer, m);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot arm the draining timer: %s", STRERROR(r));
-                        return;
-                }
-                (void) sd_event_source_set_description(m->drain_timer, "drain-check");
-                return;
-        }
-        if (sd_event_source_get_enabled(m->drain_timer, NULL) > 0)
-                return;
-        (void) sd_event_source_set_time_relative(m->drain_timer, DRAIN_CHECK_INTERVAL_USEC);
-        (void) sd_event_source_set_enabled(m->drain_timer, SD_EVENT_ONESHOT);
-}
-
-void manager_end_lease(Manager *m, Lease *l, const char *why) {
-        Vf *vf = l->vf;
-        int r;
-
-        if (!l->active)
-                return;
-
-        r = store_lease_remove(m->store, l->id);
-        if (r < 0 && r != -ENOENT)
-                log_error_errno(r, "Cannot remove lease %s from the store: %s; it will be re-checked at the next start.", l->id, STRERROR(r));
-
-        l->active = false;
-        l->pidfd_source = sd_event_source_disable_unref(l->pidfd_source);
-        l->pidfd = safe_close(l->pidfd);
-
-        log_audit(LOG_INFO,
-                  &(AuditEvent) {
-                          .message_id = LOG_MESSAGE_ID_RELEASED,
-                          .action = "end-lease",
-                          .result = why,
-                          .tenant = l->tenant,
-                          .vf = vf->address,
-                          .lease = l->id,
-                          .uid = l->uid,
-                          .pid = l->pid,
-                  },
-                  "Lease %s of VF %s for tenant '%s' ended: %s.", l->id, vf->address, l->tenant, why);
-
-        vf_clear_token(vf);
-        vf->state = VF_DRAINING;
-        /* Often the holder closed everything already: check at once. */
-        if (vf_refresh_draining(vf) <= 0)
-                manager_schedule_drain_check(m);
-        manager_update_status(m);
-}
-
 /* ---- start-up ------------------------------------------------------------------ */
 
 static int manager_sync_config_tenants(Manager *m) {
@@ -240,10 +150,7 @@ static int manager_sync_config_tenants(Manager *m) {
 
                 r = store_tenant_update_rules(m->store, &t);
                 if (r == -ENOENT) {
-                        struct timespec ts;
-
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        t.created_usec = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+                        t.created_usec = now_realtime_usec();
                         r = token_generate(&t.token);
                         if (r < 0)
                                 return log_error_errno(r, "Cannot generate a token for tenant '%s': %s", ct->name, STRERROR(r));
@@ -386,51 +293,6 @@ static int manager_take_fds(Manager *m, int **ret_pf_fds) {
         return 0;
 }
 
-static int manager_restore_leases(Manager *m) {
-        StoreLease *leases = NULL;
-        size_t n = 0;
-        int r;
-
-        r = store_lease_list(m->store, &leases, &n);
-        if (r < 0)
-                return log_error_errno(r, "Cannot read leases from the store: %s", STRERROR(r));
-
-        for (size_t i = 0; i < n; i++) {
-                StoreLease *sl = &leases[i];
-                _cleanup_(lease_freep) Lease *l = NULL;
-                Vf *vf = manager_find_vf(m, sl->vf);
-
-                if (!vf || vf->pf->state != PF_READY) {
-                        log_warning("Lease %s names VF %s, which is not ready now; dropping it.", sl->id, sl->vf);
-                        (void) store_lease_remove(m->store, sl->id);
-                        continue;
-                }
-
-                r = lease_new(m, vf, sl->tenant, sl->uid, sl->pid, sl->pid_start_time, sl->created_usec, sl->id, &l);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot restore lease %s: %s; dropping it.", sl->id, STRERROR(r));
-                        (void) store_lease_remove(m->store, sl->id);
-                        continue;
-                }
-
-                if (vf->lease)
-                        vf->lease = lease_free(vf->lease);
-                vf->lease = TAKE_PTR(l);
-                vf->state = VF_LEASED;
-
-                r = lease_watch_holder(vf->lease);
-                if (r < 0) {
-                        /* The holder went away while we were down: the lease ends now. */
-                        manager_end_lease(m, vf->lease, r == -ESRCH ? "holder exited while the broker was down" : "holder cannot be watched");
-                        continue;
-                }
-                log_info("Lease %s of VF %s (tenant '%s', pid %d) restored.", sl->id, sl->vf, sl->tenant, (int) sl->pid);
-        }
-
-        store_lease_list_free(leases, n);
-        return 0;
-}
-
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         _cleanup_close_ int cfd = -EBADF;
@@ -552,11 +414,13 @@ int manager_start(Manager *m) {
                         pf_fds[i] = safe_close(pf_fds[i]);
                         continue;
                 }
-                if (pf_setup(pf, TAKE_FD(pf_fds[i])) >= 0)
+                if (pf_setup(pf, TAKE_FD(pf_fds[i])) >= 0) {
+                        allocator_probe_pf(m->allocator, pf);
                         ready++;
+                }
         }
 
-        r = manager_restore_leases(m);
+        r = allocator_restore(m->allocator);
         if (r < 0)
                 return r;
         r = manager_listen(m);
@@ -583,7 +447,7 @@ int manager_start(Manager *m) {
         }
 
         log_info("vfbrokerd %s ready: %u of %zu PFs set up, %u leases.", PACKAGE_VERSION, ready, m->n_pfs,
-                 manager_count_active_leases(m, NULL));
+                 allocator_count_leases(m->allocator, NULL));
         manager_update_status(m);
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
+#include "allocator.h"
 #include "client.h"
 #include "config.h"
 #include "lease.h"
@@ -33,6 +34,7 @@ struct Manager {
         Sysfs *sysfs;
         Vfio *vfio;
         Polkit *polkit;
+        Allocator *allocator;           /* the VF and lease life cycle */
 
         Pf **pfs;
         size_t n_pfs;
@@ -44,7 +46,6 @@ struct Manager {
         int listen_fd;
         bool listen_fd_owned_path;      /* we bound listen_path ourselves: unlink at exit */
         sd_event_source *listen_source;
-        sd_event_source *drain_timer;
         sd_event_source *sigterm_source, *sigint_source;
         bool under_systemd;
 };
@@ -57,12 +58,6 @@ int manager_run(Manager *m);
 
 Vf *manager_find_vf(Manager *m, const char *address);
 Pf *manager_find_pf(Manager *m, const char *address);
-unsigned manager_count_active_leases(Manager *m, const char *tenant_or_null);
-
-/* A lease ended (release or holder exit): drop it from the store, start draining. */
-void manager_end_lease(Manager *m, Lease *l, const char *why);
-/* Arms the timer that re-checks draining VFs. */
-void manager_schedule_drain_check(Manager *m);
 /* Sends STATUS= (and READY=1 once) to systemd. */
 void manager_update_status(Manager *m);
 /* Hands the PF fd to systemd's fd store (no-op when not under systemd). */

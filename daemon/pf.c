@@ -222,40 +222,16 @@ static int pf_read_vfs(Pf *pf) {
         return 0;
 }
 
-/* A VF nobody has a lease on may still be held by somebody (a restarted
- * broker, a holder that passed its fds on): only an openable group is free. */
-static void pf_check_vfs_free(Pf *pf) {
+bool pf_any_vf_held(Pf *pf) {
         for (unsigned i = 0; i < pf->n_vfs; i++) {
-                Vf *vf = &pf->vfs[i];
-                int r;
-
-                if (vf->state != VF_FREE)
-                        continue;
-                r = vfio_group_is_free(pf->manager->vfio, vf->iommu_group);
-                if (r == 0) {
-                        vf->state = VF_DRAINING;
-                        manager_schedule_drain_check(pf->manager);
-                } else if (r < 0) {
-                        log_warning_errno(r, "Cannot open IOMMU group %u of VF %s (%s); marking it broken.",
-                                          vf->iommu_group, vf->address, STRERROR(r));
-                        vf->state = VF_BROKEN;
-                }
-        }
-}
-
-static int pf_any_vf_held(Pf *pf) {
-        for (unsigned i = 0; i < pf->n_vfs; i++) {
-                int r;
-
                 if (pf->vfs[i].state == VF_LEASED || pf->vfs[i].state == VF_DRAINING)
-                        return 1;
+                        return true;
                 if (pf->vfs[i].state == VF_BROKEN)
                         continue;
-                r = vfio_group_is_free(pf->manager->vfio, pf->vfs[i].iommu_group);
-                if (r == 0)
-                        return 1;
+                if (vfio_group_is_free(pf->manager->vfio, pf->vfs[i].iommu_group) == 0)
+                        return true;
         }
-        return 0;
+        return false;
 }
 
 /* Driver=auto: a PF already on one of our drivers keeps it (rebinding
@@ -326,7 +302,7 @@ int pf_setup(Pf *pf, int stored_fd) {
                 /* Rebinding disables the VFs, which blocks while anybody holds one. */
                 if (driver && !streq(driver, want) &&
                     (streq(driver, PF_DRIVER_NAME_VFIO_PCI) || streq(driver, PF_DRIVER_NAME_KMOD)) &&
-                    pf_read_vfs(pf) >= 0 && pf_any_vf_held(pf) > 0) {
+                    pf_read_vfs(pf) >= 0 && pf_any_vf_held(pf)) {
                         pf_mark_broken(pf, EBUSY, "%s is bound to %s but the configuration wants %s, and some of its VFs are in use; "
                                        "switch drivers once they are closed", pf->address, driver, want);
                         return -EBUSY;
@@ -386,7 +362,7 @@ int pf_setup(Pf *pf, int stored_fd) {
                 /* Reads the VFs that exist, so a VF still held after a restart
                  * is never yanked away: writing sriov_numvfs would block on it. */
                 r = pf_read_vfs(pf);
-                if (r >= 0 && pf_any_vf_held(pf) > 0)
+                if (r >= 0 && pf_any_vf_held(pf))
                         log_warning("PF %s: keeping %u VFs instead of NumVFs=%u, some are still in use.",
                                     pf->address, num_vfs, pf->config->num_vfs);
                 else {
@@ -409,7 +385,6 @@ int pf_setup(Pf *pf, int stored_fd) {
                 pf_mark_broken(pf, r, "cannot read the VFs of %s: %s", pf->address, STRERROR(r));
                 return r;
         }
-        pf_check_vfs_free(pf);
 
         free(pf->driver);
         pf->driver = strdup(want);
@@ -438,9 +413,6 @@ int pf_set_num_vfs(Pf *pf, unsigned n) {
 
         if (n > pf->total_vfs)
                 return -ERANGE;
-        if (pf_any_vf_held(pf) > 0)
-                return -EBUSY;
-
         r = sysfs_set_num_vfs(m->sysfs, pf->address, n);
         if (r < 0)
                 return r;
@@ -449,11 +421,7 @@ int pf_set_num_vfs(Pf *pf, unsigned n) {
                 if (r < 0)
                         return r;
         }
-        r = pf_read_vfs(pf);
-        if (r < 0)
-                return r;
-        pf_check_vfs_free(pf);
-        return 0;
+        return pf_read_vfs(pf);
 }
 
 unsigned pf_count_vfs(const Pf *pf, VfState state) {
@@ -486,21 +454,4 @@ Vf *pf_table_find_free_vf(Pf *const *pfs, size_t n_pfs, const VfFilter *filter) 
                                 if (vf_matches(&pfs[i]->vfs[j], filter, pass == 0))
                                         return &pfs[i]->vfs[j];
         return NULL;
-}
-
-int vf_refresh_draining(Vf *vf) {
-        int r;
-
-        if (vf->state != VF_DRAINING)
-                return 0;
-
-        r = vfio_group_is_free(vf->pf->manager->vfio, vf->iommu_group);
-        if (r <= 0)
-                return r;
-
-        vf->state = VF_FREE;
-        if (vf->lease)
-                vf->lease = lease_free(vf->lease);
-        log_info("VF %s is free again: nobody holds IOMMU group %u any more.", vf->address, vf->iommu_group);
-        return 1;
 }

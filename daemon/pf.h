@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Pf / Vf: one object per PCI function the broker owns. A PF is set up once
- * (bound to vfio-pci, opened, token set, VFs enabled) and then only read;
- * a VF moves free -> leased -> draining -> free, or is broken. */
+ * (bound to vfio-pci, opened, token set, VFs enabled) and then only read.
+ * A VF moves free -> leased -> draining -> free, or is broken; only the
+ * Allocator (allocator.h) moves it. */
 #pragma once
 
 #include <stdbool.h>
@@ -74,8 +75,11 @@ void pf_mark_broken(Pf *pf, int error, const char *format, ...) _printf_(3, 4);
 int pf_apply_token(Pf *pf);
 /* The token VFs of this PF are opened with (pool secret or owner's token). */
 int pf_get_token(Pf *pf, Token *ret);
-/* Rewrites sriov_numvfs and re-reads the VFs. -EBUSY if any VF is leased or draining. */
+/* Rewrites sriov_numvfs and re-reads the VFs (all free or broken). The
+ * caller (the Allocator) checks first that no VF is held. */
 int pf_set_num_vfs(Pf *pf, unsigned n);
+/* A VF is leased, draining, or its group does not open (held outside the broker). */
+bool pf_any_vf_held(Pf *pf);
 unsigned pf_count_vfs(const Pf *pf, VfState state);
 /* What the PF's driver offers beyond vfio-pci (kmod/: vfbroker_vfio_pci). */
 bool pf_has_per_vf_tokens(const Pf *pf);
@@ -99,7 +103,5 @@ int vf_prepare_token(Vf *vf, const char *tenant, Token *ret);
 void vf_clear_token(Vf *vf);
 
 const char *vf_state_to_string(VfState s);
-/* Re-checks a draining VF: free once its group can be opened. Returns 1 if it became free. */
-int vf_refresh_draining(Vf *vf);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Pf *, pf_free)

@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "macro.h"
+#include "process-util.h"
 
 /* How long one CheckAuthorization may take before the check fails with
  * -EHOSTUNREACH: below the 25 s default method timeout of sd-bus and libdbus
@@ -59,7 +60,3 @@ int polkit_check(Polkit *p, const char *action, const PolkitSubject *subject,
 PolkitQuery *polkit_query_cancel(PolkitQuery *q);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Polkit *, polkit_free)
-
-/* Reads /proc/PID/stat field 22 (start time in clock ticks since boot).
- * -ESRCH if the process is gone. */
-int process_get_start_time(pid_t pid, uint64_t *ret);

@@ -18,6 +18,7 @@
 #include "macro.h"
 #include "names.h"
 #include "store.h"
+#include "time-util.h"
 
 /* Caps on what one tenant row may carry; the config has the same limits. */
 #define STORE_IDS_MAX 1024
@@ -141,13 +142,6 @@ static int end(Store *s, int r) {
         }
         rollback(s);
         return r;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
 static const char schema_v1[] =
@@ -533,7 +527,7 @@ int store_tenant_add(Store *s, const StoreTenant *t) {
                 sqlite3_bind_blob(st, 2, t->token.bytes, TOKEN_SIZE, SQLITE_STATIC);
                 sqlite3_bind_int64(st, 3, t->quota);
                 sqlite3_bind_int(st, 4, t->from_config);
-                sqlite3_bind_int64(st, 5, (sqlite3_int64) (t->created_usec ? t->created_usec : now_usec()));
+                sqlite3_bind_int64(st, 5, (sqlite3_int64) (t->created_usec ? t->created_usec : now_realtime_usec()));
                 r = step_done(s, st);
         }
         if (r >= 0)
@@ -928,7 +922,7 @@ int store_lease_add(Store *s, const StoreLease *l) {
                 sqlite3_bind_int64(st, 5, (sqlite3_int64) l->uid);
                 sqlite3_bind_int64(st, 6, (sqlite3_int64) l->pid);
                 sqlite3_bind_int64(st, 7, (sqlite3_int64) l->pid_start_time);
-                sqlite3_bind_int64(st, 8, (sqlite3_int64) (l->created_usec ? l->created_usec : now_usec()));
+                sqlite3_bind_int64(st, 8, (sqlite3_int64) (l->created_usec ? l->created_usec : now_realtime_usec()));
                 /* Maps a taken id or VF to -EEXIST and an unknown tenant to -ENOENT. */
                 r = step_done(s, st);
         }

@@ -315,6 +315,10 @@ void polkit_simulate_hang(Broker *b, bool hang) {
         polkit_mock_call(b, "SimulateHang", NULL, "b", (int) hang);
 }
 
+void polkit_release_hanging(Broker *b) {
+        polkit_mock_call(b, "ReleaseHangingCalls", NULL, "");
+}
+
 static void broker_argv(Broker *b, char **argv, size_t max, const char *const *extra) {
         static char buf[8][600];
         const char *exe = getenv("VFBROKERD");

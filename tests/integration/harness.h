@@ -39,6 +39,8 @@ void broker_cleanup(Broker *b);
 /* Calls org.freedesktop.DBus.Mock.SetAllowed on the polkit mock. */
 void polkit_set_allowed(Broker *b, const char *const *actions);
 void polkit_simulate_hang(Broker *b, bool hang);
+/* Answers every check the mock holds back (with what SetAllowed says). */
+void polkit_release_hanging(Broker *b);
 
 /* A peer-to-peer connection to the broker as the current process. */
 sd_bus *broker_connect(Broker *b);

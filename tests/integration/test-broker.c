@@ -610,3 +610,114 @@ Test(broker, every_refused_call_leaves_the_store_unchanged) {
         free(before);
         free(after);
 }
+
+/* ---- checks made before polkit are made again with its answer ---------------- */
+
+static const char one_slot_config[] =
+        "[Broker]\n"
+        "MaxCallsPerConnection=16\n"
+        "MaxTenants=2\n"
+        "\n"
+        "[Tenant]\n"
+        "Name=existing\n"
+        "Users=nobody\n";
+
+static Broker lb;
+
+static void setup_one_slot(void) {
+        broker_prepare(&lb, one_slot_config);
+        broker_start_bus(&lb);
+        broker_start_polkit(&lb);
+        broker_start(&lb);
+}
+
+static void teardown_one_slot(void) {
+        broker_cleanup(&lb);
+}
+
+static int on_create_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        unsigned *counts = userdata;   /* created, limit exceeded, other */
+
+        if (!sd_bus_message_is_method_error(reply, NULL))
+                counts[0]++;
+        else if (sd_bus_message_is_method_error(reply, "org.vfbroker.Error.LimitExceeded"))
+                counts[1]++;
+        else
+                counts[2]++;
+        return 0;
+}
+
+/* Issue: with one slot left under MaxTenants, 8 CreateTenant calls waiting on
+ * polkit all succeeded, because the limit was checked only before polkit. */
+Test(limits, tenant_limit_holds_for_calls_that_waited_on_polkit, .init = setup_one_slot, .fini = teardown_one_slot,
+     .timeout = 60) {
+        const char *const allowed[] = { "org.vfbroker.manage", NULL };
+        enum { N = 8 };
+        int ready[2], go[2];
+        unsigned counts[3];
+        pid_t pid;
+
+        /* The mock fixes each answer when the call arrives, from SetAllowed. */
+        polkit_set_allowed(&lb, allowed);
+        polkit_simulate_hang(&lb, true);
+        cr_assert(pipe(ready) == 0 && pipe(go) == 0);
+        pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+                unsigned c[3] = { 0, 0, 0 };
+                char name[16], byte = 1;
+                sd_bus *bus;
+
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(3);
+                bus = broker_connect(&lb);
+                for (unsigned i = 0; i < N; i++) {
+                        sd_bus_message *m = NULL;
+
+                        snprintf(name, sizeof name, "racer%u", i);
+                        if (sd_bus_message_new_method_call(bus, &m, NULL, "/org/vfbroker/Broker1",
+                                                           "org.vfbroker.Broker1", "CreateTenant") < 0 ||
+                            sd_bus_message_append(m, "sa{sv}", name, 0) < 0 ||
+                            sd_bus_call_async(bus, NULL, m, on_create_reply, c, 0) < 0)
+                                _exit(4);
+                        sd_bus_message_unref(m);
+                }
+                /* The broker handles a connection's calls in order: once this
+                 * is answered, all N have passed their checks and wait on polkit. */
+                if (sd_bus_call_method(bus, NULL, "/org/vfbroker/Broker1", "org.vfbroker.Broker1",
+                                       "ListTenants", NULL, NULL, "") < 0)
+                        _exit(5);
+                if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1)
+                        _exit(6);
+                for (;;) {
+                        while (sd_bus_process(bus, NULL) > 0)
+                                ;
+                        if (c[0] + c[1] + c[2] >= N)
+                                break;
+                        if (sd_bus_wait(bus, 5 * 1000 * 1000) <= 0)
+                                _exit(7);
+                }
+                if (write(ready[1], c, sizeof c) != (ssize_t) sizeof c)
+                        _exit(8);
+                _exit(0);
+        }
+        close(ready[1]);
+        close(go[0]);
+        char byte;
+        cr_assert(read(ready[0], &byte, 1) == 1, "the child could not queue its calls");
+        cr_assert_eq(sd_bus_call_method(broker_connect(&lb), NULL, "/org/vfbroker/Broker1", "org.vfbroker.Broker1",
+                                        "ListTenants", NULL, NULL, ""), 1);
+
+        polkit_simulate_hang(&lb, false);
+        polkit_release_hanging(&lb);
+        cr_assert(write(go[1], &byte, 1) == 1);
+        cr_assert(read(ready[0], counts, sizeof counts) == (ssize_t) sizeof counts, "the child got no replies; broker log:\n%s",
+                  broker_log(&lb));
+        int status;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+
+        cr_assert_eq(counts[0], 1, "%u tenants were created with one slot left under MaxTenants=2", counts[0]);
+        cr_assert_eq(counts[1], N - 1);
+        cr_assert_eq(counts[2], 0);
+}

@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Allocator: the VF and lease life cycle in one place: acquire (choose,
+ * token, open, lease, watch, store, roll back), end, revoke, drain, restore. */
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "allocator.h"
+#include "log.h"
+#include "time-util.h"
+#include "manager.h"
+#include "sysfs.h"
+
+#define DRAIN_CHECK_INTERVAL_USEC (200ULL * 1000)
+
+struct Allocator {
+        Manager *manager;               /* the PF table, store, vfio, sysfs, event loop */
+        sd_event_source *drain_timer;
+};
+
+int allocator_new(Manager *m, Allocator **ret) {
+        Allocator *a;
+
+        a = calloc(1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        a->manager = m;
+        *ret = a;
+        return 0;
+}
+
+Allocator *allocator_free(Allocator *a) {
+        if (!a)
+                return NULL;
+        sd_event_source_disable_unref(a->drain_timer);
+        free(a);
+        return NULL;
+}
+
+/* ---- draining ------------------------------------------------------------ */
+
+/* A draining VF is free once its group can be opened: nobody holds it. */
+static int vf_refresh_draining(Vf *vf) {
+        int r;
+
+        if (vf->state != VF_DRAINING)
+                return 0;
+        r = vfio_group_is_free(vf->pf->manager->vfio, vf->iommu_group);
+        if (r <= 0)
+                return r;
+
+        vf->state = VF_FREE;
+        vf->lease = lease_free(vf->lease);
+        log_info("VF %s is free again: nobody holds IOMMU group %u any more.", vf->address, vf->iommu_group);
+        return 1;
+}
+
+static void vf_start_draining(Allocator *a, Vf *vf) {
+        vf->state = VF_DRAINING;
+        allocator_schedule_drain_check(a);
+}
+
+static int on_drain_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Allocator *a = userdata;
+        Manager *m = a->manager;
+        bool still_draining = false, changed = false;
+
+        for (size_t i = 0; i < m->n_pfs; i++)
+                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
+                        Vf *vf = &m->pfs[i]->vfs[j];
+
+                        if (vf->state != VF_DRAINING)
+                                continue;
+                        if (vf_refresh_draining(vf) > 0)
+                                changed = true;
+                        else
+                                still_draining = true;
+                }
+
+        if (changed)
+                manager_update_status(m);
+        if (still_draining)
+                return sd_event_source_set_time_relative(s, DRAIN_CHECK_INTERVAL_USEC) < 0 ? 0 :
+                       sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+}
+
+void allocator_schedule_drain_check(Allocator *a) {
+        int r;
+
+        if (!a->drain_timer) {
+                r = sd_event_add_time_relative(a->manager->event, &a->drain_timer, CLOCK_MONOTONIC,
+                                               DRAIN_CHECK_INTERVAL_USEC, 0, on_drain_timer, a);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot arm the draining timer: %s", STRERROR(r));
+                        return;
+                }
+                (void) sd_event_source_set_description(a->drain_timer, "drain-check");
+                return;
+        }
+        if (sd_event_source_get_enabled(a->drain_timer, NULL) > 0)
+                return;
+        (void) sd_event_source_set_time_relative(a->drain_timer, DRAIN_CHECK_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(a->drain_timer, SD_EVENT_ONESHOT);
+}
+
+void allocator_probe_pf(Allocator *a, Pf *pf) {
+        for (unsigned i = 0; i < pf->n_vfs; i++) {
+                Vf *vf = &pf->vfs[i];
+                int r;
+
+                if (vf->state != VF_FREE)
+                        continue;
+                r = vfio_group_is_free(pf->manager->vfio, vf->iommu_group);
+                if (r == 0)
+                        vf_start_draining(a, vf);
+                else if (r < 0) {
+                        log_warning_errno(r, "Cannot open IOMMU group %u of VF %s (%s); marking it broken.",
+                                          vf->iommu_group, vf->address, STRERROR(r));
+                        vf->state = VF_BROKEN;
+                }
+        }
+}
+
+/* ---- leases ---------------------------------------------------------------- */
+
+Lease *allocator_find_lease(Allocator *a, const char *id) {
+        Manager *m = a->manager;
+
+        for (size_t i = 0; i < m->n_pfs; i++)
+                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
+                        Lease *l = m->pfs[i]->vfs[j].lease;
+
+                        if (l && l->active && streq(l->id, id))
+                                return l;
+                }
+        return NULL;
+}
+
+unsigned allocator_count_leases(Allocator *a, const char *tenant) {
+        Manager *m = a->manager;
+        unsigned n = 0;
+
+        for (size_t i = 0; i < m->n_pfs; i++)
+                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
+                        Lease *l = m->pfs[i]->vfs[j].lease;
+
+                        if (l && l->active && (!tenant || streq(l->tenant, tenant)))
+                                n++;
+                }
+        return n;
+}
+
+void allocator_end_lease(Allocator *a, Lease *l, const char *why) {
+        Manager *m = a->manager;
+        Vf *vf = l->vf;
+        int r;
+
+        if (!l->active)
+                return;
+
+        r = store_lease_remove(m->store, l->id);
+        if (r < 0 && r != -ENOENT)
+                log_error_errno(r, "Cannot remove lease %s from the store: %s; it will be re-checked at the next start.",
+                                l->id, STRERROR(r));
+
+        l->active = false;
+        l->pidfd_source = sd_event_source_disable_unref(l->pidfd_source);
+        l->pidfd = safe_close(l->pidfd);
+
+        log_audit(LOG_INFO,
+                  &(AuditEvent) {
+                          .message_id = LOG_MESSAGE_ID_RELEASED,
+                          .action = "end-lease",
+                          .result = why,
+                          .tenant = l->tenant,
+                          .vf = vf->address,
+                          .lease = l->id,
+                          .uid = l->uid,
+                          .pid = l->pid,
+                  },
+                  "Lease %s of VF %s for tenant '%s' ended: %s.", l->id, vf->address, l->tenant, why);
+
+        vf_clear_token(vf);
+        vf->state = VF_DRAINING;
+        /* Often the holder closed everything already: check at once. */
+        if (vf_refresh_draining(vf) <= 0)
+                allocator_schedule_drain_check(a);
+        manager_update_status(m);
+}
+
+static void on_holder_exit(Lease *l, void *userdata) {
+        allocator_end_lease(userdata, l, "holder exited");
+}
+
+int allocator_revoke(Allocator *a, Lease *l) {
+        Vf *vf = l->vf;
+        int r;
+
+        if (!pf_has_revocation(vf->pf)) {
+                allocator_end_lease(a, l, "revoked; the holder keeps its fds until it closes them (vfio-pci cannot take them back)");
+                return 0;
+        }
+        r = sysfs_revoke_vf(a->manager->sysfs, vf->address);
+        if (r < 0)
+                return r;
+        allocator_end_lease(a, l, "revoked by force");
+        return 1;
+}
+
+int allocator_revoke_tenant(Allocator *a, const char *tenant) {
+        Manager *m = a->manager;
+        int r;
+
+        for (size_t i = 0; i < m->n_pfs; i++)
+                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
+                        Lease *l = m->pfs[i]->vfs[j].lease;
+
+                        if (!l || !l->active || !streq(l->tenant, tenant))
+                                continue;
+                        r = allocator_revoke(a, l);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+/* ---- acquire ----------------------------------------------------------------- */
+
+/* What an open failure says about the VF. */
+typedef enum OpenFailure {
+        OPEN_HELD,         /* someone outside any lease has the group: drain */
+        OPEN_RESOURCES,    /* the broker is short of fds or memory: fail the call */
+        OPEN_TOKEN,        /* the kernel refused the token: the PF's problem */
+        OPEN_DEVICE,       /* the VF itself is unusable: broken */
+} OpenFailure;
+
+static OpenFailure classify_open_failure(int r) {
+        switch (-r) {
+        case EBUSY:
+                return OPEN_HELD;
+        case EMFILE:
+        case ENFILE:
+        case ENOMEM:
+        case ENOBUFS:
+        case EAGAIN:
+        case EINTR:
+                return OPEN_RESOURCES;
+        case EACCES:
+                return OPEN_TOKEN;
+        default:
+                return OPEN_DEVICE;
+        }
+}
+
+/* Opens vf with the token it needs now. A refused token is set again on the
+ * PF once (the kernel may have lost it, e.g. after the PF was rebound) before
+ * the refusal counts. */
+static int open_vf(Vf *vf, const char *tenant, VfioVfFds *ret) {
+        Manager *m = vf->pf->manager;
+        Token token;
+        int r;
+
+        for (int attempt = 0;; attempt++) {
+                r = vf_prepare_token(vf, tenant, &token);
+                if (r < 0)
+                        return r;
+                r = vfio_open_vf(m->vfio, vf->iommu_group, vf->address, &token, ret);
+                if (r >= 0)
+                        return 0;
+                vf_clear_token(vf);
+                if (r != -EACCES || attempt > 0)
+                        return r;
+                r = pf_apply_token(vf->pf);
+                if (r < 0)
+                        return -EACCES;
+        }
+}
+
+static int record_lease(Allocator *a, Vf *vf, const AcquireRequest *req, Lease **ret) {
+        _cleanup_(lease_freep) Lease *lease = NULL;
+        int r;
+
+        r = lease_new(a->manager->event, vf, req->tenant->name, req->uid, req->pid, req->pid_start_time,
+                      now_realtime_usec(), NULL, on_holder_exit, a, &lease);
+        if (r < 0)
+                return r;
+        r = lease_watch_holder(lease);
+        if (r < 0)
+                return r;
+
+        StoreLease sl = {
+                .id = lease->id,
+                .tenant = lease->tenant,
+                .uid = lease->uid,
+                .pid = lease->pid,
+                .pid_start_time = lease->pid_start_time,
+                .created_usec = lease->created_usec,
+        };
+        snprintf(sl.vf, sizeof sl.vf, "%s", vf->address);
+        snprintf(sl.pf, sizeof sl.pf, "%s", vf->pf->address);
+        r = store_lease_add(a->manager->store, &sl);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(lease);
+        return 0;
+}
+
+int allocator_acquire(Allocator *a, const AcquireRequest *req, Lease **ret_lease, VfioVfFds *ret_fds) {
+        Manager *m = a->manager;
+        VfioVfFds fds = VFIO_VF_FDS_NULL;
+        VfFilter filter = { .tenant = req->tenant->name, .pf = req->pf, .numa_node = req->numa_node };
+        Lease *lease = NULL;
+        Vf *vf = NULL, *cand;
+        int r;
+
+        if (req->pf && !manager_find_pf(m, req->pf))
+                return ACQUIRE_UNKNOWN_PF;
+        if (allocator_count_leases(a, req->tenant->name) >= req->tenant->quota)
+                return ACQUIRE_QUOTA_EXCEEDED;
+
+        /* Each candidate that cannot be opened for its own reasons leaves the
+         * free state, so this ends; the broker's own trouble ends it at once. */
+        while (!vf && (cand = pf_table_find_free_vf(m->pfs, m->n_pfs, &filter))) {
+                r = open_vf(cand, req->tenant->name, &fds);
+                if (r >= 0) {
+                        vf = cand;
+                        break;
+                }
+                switch (classify_open_failure(r)) {
+                case OPEN_HELD:
+                        log_warning("VF %s is held by somebody outside any lease; draining it.", cand->address);
+                        vf_start_draining(a, cand);
+                        continue;
+                case OPEN_RESOURCES:
+                        return log_error_errno(r, "Cannot open VF %s: %s; the VF stays free.", cand->address, STRERROR(r));
+                case OPEN_TOKEN:
+                        log_error_errno(r, "The kernel refuses the VF token of PF %s for VF %s, even after setting it again; "
+                                        "the VF stays free.", cand->pf->address, cand->address);
+                        return -EKEYREJECTED;
+                case OPEN_DEVICE:
+                        log_error_errno(r, "Cannot open VF %s (group %u): %s; marking it broken.",
+                                        cand->address, cand->iommu_group, STRERROR(r));
+                        cand->state = VF_BROKEN;
+                        continue;
+                }
+        }
+        if (!vf)
+                return ACQUIRE_NO_FREE_VF;
+
+        r = record_lease(a, vf, req, &lease);
+        if (r < 0) {
+                vfio_vf_fds_close(&fds);
+                vf_clear_token(vf);
+                /* Our own fds were just open: the group may be busy a little longer. */
+                vf_start_draining(a, vf);
+                return r == -ESRCH ? ACQUIRE_HOLDER_GONE : r;
+        }
+
+        vf->state = VF_LEASED;
+        vf->lease = lease;
+        manager_update_status(m);
+        *ret_lease = lease;
+        *ret_fds = fds;
+        return 0;
+}
+
+/* ---- restore and sriov_numvfs ------------------------------------------------ */
+
+int allocator_restore(Allocator *a) {
+        Manager *m = a->manager;
+        StoreLease *leases = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_lease_list(m->store, &leases, &n);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read leases from the store: %s", STRERROR(r));
+
+        for (size_t i = 0; i < n; i++) {
+                StoreLease *sl = &leases[i];
+                _cleanup_(lease_freep) Lease *l = NULL;
+                Vf *vf = manager_find_vf(m, sl->vf);
+
+                if (!vf || vf->pf->state != PF_READY) {
+                        log_warning("Lease %s names VF %s, which is not ready now; dropping it.", sl->id, sl->vf);
+                        (void) store_lease_remove(m->store, sl->id);
+                        continue;
+                }
+
+                r = lease_new(m->event, vf, sl->tenant, sl->uid, sl->pid, sl->pid_start_time, sl->created_usec, sl->id,
+                              on_holder_exit, a, &l);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot restore lease %s: %s; dropping it.", sl->id, STRERROR(r));
+                        (void) store_lease_remove(m->store, sl->id);
+                        continue;
+                }
+
+                lease_free(vf->lease);
+                vf->lease = TAKE_PTR(l);
+                vf->state = VF_LEASED;
+
+                r = lease_watch_holder(vf->lease);
+                if (r < 0) {
+                        /* The holder went away while we were down: the lease ends now. */
+                        allocator_end_lease(a, vf->lease,
+                                            r == -ESRCH ? "holder exited while the broker was down" : "holder cannot be watched");
+                        continue;
+                }
+                log_info("Lease %s of VF %s (tenant '%s', pid %d) restored.", sl->id, sl->vf, sl->tenant, (int) sl->pid);
+        }
+
+        store_lease_list_free(leases, n);
+        return 0;
+}
+
+int allocator_set_num_vfs(Allocator *a, Pf *pf, unsigned n) {
+        int r;
+
+        if (n > pf->total_vfs)
+                return -ERANGE;
+        if (pf_any_vf_held(pf))
+                return -EBUSY;
+        r = pf_set_num_vfs(pf, n);
+        if (r < 0)
+                return r;
+        allocator_probe_pf(a, pf);
+        return 0;
+}

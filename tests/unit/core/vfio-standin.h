@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the test-only VFIO stand-in answers, per IOMMU group. */
+#pragma once
+
+#define STANDIN_GROUPS_MAX 16U
+
+typedef struct StandinGroup {
+        int open_error;         /* vfio_open_vf returns this (negative errno), if set */
+        int probe_error;        /* vfio_group_is_free returns this, if set */
+        int held;               /* someone has the group: opens EBUSY, probes 0 */
+        int refuse_token;       /* opens give EACCES until the PF token was set this many times */
+        unsigned opens;         /* vfio_open_vf calls seen */
+} StandinGroup;
+
+extern StandinGroup standin_groups[STANDIN_GROUPS_MAX];
+extern unsigned standin_token_sets;   /* vfio_set_vf_token calls seen */
