@@ -2,10 +2,12 @@
 /* Client: one peer-to-peer D-Bus connection on the broker's socket, with the
  * peer's identity read once at accept. */
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "bus.h"
 #include "client.h"
@@ -15,6 +17,22 @@
 
 /* Supplementary groups we read per peer; NGROUPS_MAX is 65536, no caller needs that many. */
 #define CLIENT_GROUPS_MAX 1024
+/* One read from a client; sd-bus takes it from the socketpair. */
+#define CLIENT_READ_CHUNK (64U * 1024U)
+/* SCM_MAX_FD: the most fds one message can carry; all are closed at once. */
+#define CLIENT_SCM_FDS_MAX 253U
+/* Replies sd-bus may hold for a client whose socket is full (it does not
+ * read): past this the client is dropped instead of growing the daemon. */
+#define CLIENT_QUEUED_REPLIES_MAX 64U
+/* Kernel buffer of replies per connection: sd-bus asks for 8 MiB (and, as
+ * root, forces it); 256 connections must not pin 2 GiB. */
+#define CLIENT_SNDBUF (256 * 1024)
+/* Messages dispatched per kick before other clients get their turn. */
+#define CLIENT_DISPATCH_BATCH 64
+
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16 */
+#endif
 
 static int read_peer_groups(int fd, gid_t **ret, size_t *ret_n) {
         socklen_t len = 64 * sizeof(gid_t);
@@ -34,12 +52,151 @@ static int read_peer_groups(int fd, gid_t **ret, size_t *ret_n) {
         }
 }
 
-static int on_disconnect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Client *c = userdata;
-
-        log_debug("Client %" PRIu64 " (pid %d) disconnected.", c->id, (int) c->identity.pid);
-        /* Freeing the bus from inside its own callback is not allowed: defer. */
+void client_drop(Client *c, int level, const char *why) {
+        if (c->dropped)
+                return;
+        c->dropped = true;
+        log_full(level, "Closing the connection of uid %u pid %d: %s.", (unsigned) c->identity.uid,
+                 (int) c->identity.pid, why);
+        (void) sd_event_source_set_enabled(c->input_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(c->relay_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(c->kick_source, SD_EVENT_OFF);
+        /* Freeing the bus from inside its own callbacks is not allowed: defer. */
         (void) sd_event_source_set_enabled(c->free_source, SD_EVENT_ONESHOT);
+}
+
+static int on_disconnect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        client_drop(userdata, LOG_DEBUG, "disconnected");
+        return 0;
+}
+
+/* sd-bus dispatches one message per call and, once a read brought in more
+ * than one (libdbus sends BEGIN and its first call together), would wait for
+ * the next read that never comes: run it until it has nothing left. */
+static int on_kick(sd_event_source *s, void *userdata) {
+        Client *c = userdata;
+        uint64_t queued = 0;
+        int r = 0;
+
+        for (unsigned i = 0; i < CLIENT_DISPATCH_BATCH; i++) {
+                r = sd_bus_process(c->bus, NULL);
+                if (r <= 0)
+                        break;
+        }
+        if (r < 0) {
+                client_drop(c, LOG_DEBUG, "the connection failed");
+                return 0;
+        }
+        if (r > 0)
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+
+        if (sd_bus_get_n_queued_write(c->bus, &queued) >= 0 && queued > CLIENT_QUEUED_REPLIES_MAX) {
+                char why[96];
+
+                snprintf(why, sizeof why, "it does not read its replies (%" PRIu64 " queued, at most %u)", queued,
+                         CLIENT_QUEUED_REPLIES_MAX);
+                client_drop(c, LOG_NOTICE, why);
+        }
+        return 0;
+}
+
+static void kick(Client *c) {
+        (void) sd_event_source_set_enabled(c->kick_source, SD_EVENT_ONESHOT);
+}
+
+/* Hands bytes to sd-bus; what the socketpair does not take now waits, and
+ * the client is not read meanwhile. */
+static int relay(Client *c, const uint8_t *data, size_t size) {
+        ssize_t k;
+
+        k = write(c->relay_fd, data, size);
+        if (k < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        return -errno;
+                k = 0;
+        }
+        kick(c);
+        if ((size_t) k == size)
+                return 0;
+
+        c->unrelayed = malloc(size - (size_t) k);
+        if (!c->unrelayed)
+                return -ENOMEM;
+        memcpy(c->unrelayed, data + k, size - (size_t) k);
+        c->unrelayed_size = size - (size_t) k;
+        c->unrelayed_offset = 0;
+        (void) sd_event_source_set_enabled(c->input_source, SD_EVENT_OFF);
+        return sd_event_source_set_enabled(c->relay_source, SD_EVENT_ON);
+}
+
+static int on_relay_writable(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Client *c = userdata;
+        ssize_t k;
+
+        k = write(c->relay_fd, c->unrelayed + c->unrelayed_offset, c->unrelayed_size - c->unrelayed_offset);
+        if (k < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        client_drop(c, LOG_DEBUG, "sd-bus stopped reading");
+                return 0;
+        }
+        kick(c);
+        c->unrelayed_offset += (size_t) k;
+        if (c->unrelayed_offset < c->unrelayed_size)
+                return 0;
+        c->unrelayed = mfree(c->unrelayed);
+        c->unrelayed_size = c->unrelayed_offset = 0;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(c->input_source, SD_EVENT_ON);
+        return 0;
+}
+
+static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Client *c = userdata;
+        uint8_t buf[CLIENT_READ_CHUNK];
+        union {
+                struct cmsghdr align;
+                uint8_t space[CMSG_SPACE(sizeof(int) * CLIENT_SCM_FDS_MAX)];
+        } control;
+        struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        unsigned n_fds = 0;
+        ssize_t k;
+        int r;
+
+        k = recvmsg(c->socket_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (k < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                        return 0;
+                client_drop(c, LOG_DEBUG, "reading failed");
+                return 0;
+        }
+        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+                        continue;
+                int *fds = (int *) (void *) CMSG_DATA(cmsg);
+                size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+                for (size_t i = 0; i < n; i++)
+                        safe_close(fds[i]);
+                n_fds += (unsigned) n;
+        }
+        if (n_fds > 0 || (mh.msg_flags & MSG_CTRUNC)) {
+                /* The kernel closes what did not fit in the control buffer. */
+                client_drop(c, LOG_NOTICE, "it sent file descriptors, which no call of this interface takes");
+                return 0;
+        }
+        if (k == 0) {
+                client_drop(c, LOG_DEBUG, "disconnected");
+                return 0;
+        }
+        r = relay(c, buf, (size_t) k);
+        if (r < 0)
+                client_drop(c, LOG_WARNING, "cannot hand its request to sd-bus");
         return 0;
 }
 
@@ -61,6 +218,7 @@ int client_new(Manager *m, int fd_in, Client **ret) {
                 return -ENOMEM;
         c->manager = m;
         c->id = ++m->next_client_id;
+        c->socket_fd = c->relay_fd = -EBADF;
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ucred, &len) < 0)
                 return negative_errno();
@@ -74,17 +232,38 @@ int client_new(Manager *m, int fd_in, Client **ret) {
         if (r < 0)
                 return log_debug_errno(r, "Peer pid %d went away before we could look at it: %s", (int) ucred.pid, STRERROR(r));
 
+        /* Where the kernel can, it refuses fds for us; the relay below drops
+         * any that arrive anyway (older kernels, or sent before this call). */
+        (void) setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &(int) { 0 }, sizeof(int));
+
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0)
+                return negative_errno();
+        c->relay_fd = pair[0];
+        _cleanup_close_ int bus_input = pair[1];
+        _cleanup_close_ int bus_output = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (bus_output < 0)
+                return negative_errno();
+        c->socket_fd = TAKE_FD(fd);
+
         r = sd_bus_new(&c->bus);
         if (r < 0)
                 return r;
-        r = sd_bus_set_fd(c->bus, fd, fd);
+        r = sd_bus_set_fd(c->bus, bus_input, bus_output);
         if (r < 0)
                 return r;
-        TAKE_FD(fd);
+        TAKE_FD(bus_input);
+        TAKE_FD(bus_output);
         r = sd_id128_randomize(&server_id);
         if (r < 0)
                 return r;
         r = sd_bus_set_server(c->bus, 1, server_id);
+        if (r < 0)
+                return r;
+        /* sd-bus would check the SASL uid against the socketpair's peer, which
+         * is us: the peer is the one read from the real socket above, and every
+         * decision uses that identity, never sd-bus credentials. */
+        r = sd_bus_set_anonymous(c->bus, 1);
         if (r < 0)
                 return r;
         r = sd_bus_negotiate_fds(c->bus, 1);
@@ -106,12 +285,30 @@ int client_new(Manager *m, int fd_in, Client **ret) {
         r = sd_event_source_set_enabled(c->free_source, SD_EVENT_OFF);
         if (r < 0)
                 return r;
+        r = sd_event_add_defer(m->event, &c->kick_source, on_kick, c);
+        if (r < 0)
+                return r;
+        /* After the bus's own I/O, so a kick sees what sd-bus read. */
+        (void) sd_event_source_set_priority(c->kick_source, SD_EVENT_PRIORITY_IDLE);
+        r = sd_event_source_set_enabled(c->kick_source, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(m->event, &c->input_source, c->socket_fd, EPOLLIN, on_input, c);
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(m->event, &c->relay_source, c->relay_fd, EPOLLOUT, on_relay_writable, c);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_enabled(c->relay_source, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
         r = sd_bus_attach_event(c->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
         r = sd_bus_start(c->bus);
         if (r < 0)
                 return r;
+        (void) setsockopt(c->socket_fd, SOL_SOCKET, SO_SNDBUF, &(int) { CLIENT_SNDBUF }, sizeof(int));
 
         c->next = m->clients;
         if (m->clients)
@@ -143,10 +340,18 @@ Client *client_free(Client *c) {
         }
 
         sd_event_source_disable_unref(c->free_source);
+        sd_event_source_disable_unref(c->kick_source);
+        sd_event_source_disable_unref(c->input_source);
+        sd_event_source_disable_unref(c->relay_source);
         if (c->bus) {
+                /* Never flush: a client that does not read must not hold up
+                 * anything, least of all shutdown. */
                 sd_bus_detach_event(c->bus);
-                sd_bus_flush_close_unref(c->bus);
+                sd_bus_close_unref(c->bus);
         }
+        safe_close(c->socket_fd);
+        safe_close(c->relay_fd);
+        free(c->unrelayed);
         free(c->identity.groups);
         free(c);
         return NULL;

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Client: one per accepted connection on the broker's socket. Peer
  * credentials are read once at accept; calls in flight are counted so a
- * client cannot queue unbounded work. */
+ * client cannot queue unbounded work. The broker reads the connection
+ * itself and relays only bytes to sd-bus, never file descriptors: no call
+ * takes one, so a client that sends any is dropped and they are closed at
+ * once (on kernels with SO_PASSRIGHTS the kernel refuses them already). */
 #pragma once
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
@@ -19,6 +24,14 @@ struct Client {
         uint64_t id;
         sd_bus *bus;
         Identity identity;
+        int socket_fd;                  /* the connection; sd-bus writes replies to a dup of it */
+        int relay_fd;                   /* our end of the socketpair sd-bus reads requests from */
+        sd_event_source *input_source;  /* socket_fd readable */
+        sd_event_source *relay_source;  /* relay_fd writable again, while pending bytes wait */
+        sd_event_source *kick_source;   /* runs sd-bus until it has nothing left to dispatch */
+        uint8_t *unrelayed;             /* bytes read but not yet taken by the socketpair */
+        size_t unrelayed_size, unrelayed_offset;
+        bool dropped;
         unsigned calls_in_flight;
         PendingCall *pending;           /* calls waiting for polkit */
         PendingCall *answered;          /* the call being dispatched again with polkit's answer */
@@ -28,5 +41,7 @@ struct Client {
 /* Takes over fd (an accepted connection). */
 int client_new(Manager *m, int fd, Client **ret);
 Client *client_free(Client *c);
+/* Closes the connection soon (from the event loop), saying why at debug or notice level. */
+void client_drop(Client *c, int level, const char *why);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Client *, client_free)
