@@ -11,6 +11,10 @@
 
 #include "log.h"
 
+/* Room for an escaped audit field on the console: a tenant name is at most
+ * 64 characters once checked, a result a short phrase. */
+#define TENANT_FIELD_MAX 512
+
 static LogTarget log_target = LOG_TARGET_CONSOLE;
 static int log_max_level = LOG_INFO;
 
@@ -38,12 +42,36 @@ int log_get_max_level(void) {
         return log_max_level;
 }
 
+/* Clients put strings into messages (names they sent, refused as they are):
+ * control characters and '\\' are written as \xNN, so no client can start a
+ * line of its own in a log or on a terminal. */
+static void escape_into(char *dst, size_t size, const char *src) {
+        static const char hex[] = "0123456789abcdef";
+        size_t n = 0;
+
+        for (const unsigned char *p = (const unsigned char *) src; *p && n + 1 < size; p++) {
+                if (*p >= 0x20 && *p != 0x7f && *p != '\\') {
+                        dst[n++] = (char) *p;
+                        continue;
+                }
+                if (n + 5 >= size)
+                        break;
+                dst[n++] = '\\';
+                dst[n++] = 'x';
+                dst[n++] = hex[*p >> 4];
+                dst[n++] = hex[*p & 0xf];
+        }
+        dst[n] = '\0';
+}
+
 static void format_message(char *buf, size_t size, int error, const char *format, va_list ap) {
+        char raw[2048];
         int saved = errno;
 
         errno = error < 0 ? -error : error;
-        vsnprintf(buf, size, format, ap);
+        vsnprintf(raw, sizeof raw, format, ap);
         errno = saved;
+        escape_into(buf, size, raw);
 }
 
 int log_internal(int level, int error, const char *file, int line, const char *func,
@@ -89,8 +117,12 @@ void log_audit(int level, const AuditEvent *ev, const char *format, ...) {
         va_end(ap);
 
         if (log_target != LOG_TARGET_JOURNAL) {
+                char tenant[TENANT_FIELD_MAX], result[TENANT_FIELD_MAX];
+
+                escape_into(tenant, sizeof tenant, strna(ev->tenant));
+                escape_into(result, sizeof result, strna(ev->result));
                 fprintf(stderr, "%s [action=%s result=%s tenant=%s vf=%s lease=%s uid=%lld pid=%lld]\n",
-                        msg, strna(ev->action), strna(ev->result), strna(ev->tenant),
+                        msg, strna(ev->action), result, tenant,
                         strna(ev->vf), strna(ev->lease), ev->uid, ev->pid);
                 return;
         }

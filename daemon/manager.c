@@ -21,6 +21,8 @@
 #include "strv.h"
 
 #define LISTEN_BACKLOG 64
+/* How long accepting pauses when the broker is out of fds. */
+#define ACCEPT_RETRY_USEC (250ULL * 1000)
 
 int manager_new(const ManagerOptions *options, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -56,6 +58,7 @@ Manager *manager_free(Manager *m) {
         allocator_free(m->allocator);
 
         sd_event_source_disable_unref(m->listen_source);
+        sd_event_source_disable_unref(m->accept_retry);
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);
         if (m->listen_fd_owned_path && m->options.listen_path)
@@ -293,6 +296,35 @@ static int manager_take_fds(Manager *m, int **ret_pf_fds) {
         return 0;
 }
 
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        return sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+}
+
+/* With the fd table full the listening socket stays readable: watching it
+ * would spin. Stop, say so once until a connection is accepted again, and
+ * look again a little later. */
+static void pause_accepting(Manager *m, int error) {
+        int r;
+
+        if (m->accept_failures++ == 0)
+                log_warning_errno(error, "Cannot accept connections: %s; pausing for %llu ms.", STRERROR(error),
+                                  (unsigned long long) (ACCEPT_RETRY_USEC / 1000));
+        (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_OFF);
+        if (!m->accept_retry) {
+                r = sd_event_add_time_relative(m->event, &m->accept_retry, CLOCK_MONOTONIC, ACCEPT_RETRY_USEC, 0,
+                                               on_accept_retry, m);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot arm the accept retry timer: %s", STRERROR(r));
+                        (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
+                }
+                return;
+        }
+        (void) sd_event_source_set_time_relative(m->accept_retry, ACCEPT_RETRY_USEC);
+        (void) sd_event_source_set_enabled(m->accept_retry, SD_EVENT_ONESHOT);
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         _cleanup_close_ int cfd = -EBADF;
@@ -303,6 +335,10 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (cfd < 0) {
                 if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
                         return 0;
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        pause_accepting(m, -errno);
+                        return 0;
+                }
                 log_warning_errno(errno, "accept() failed: %s", STRERROR(errno));
                 return 0;
         }
@@ -314,8 +350,14 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         }
 
         r = client_new(m, TAKE_FD(cfd), &c);
-        if (r < 0)
+        if (r == -EMFILE || r == -ENFILE)
+                pause_accepting(m, r);
+        else if (r < 0)
                 log_debug_errno(r, "Cannot set up a client connection: %s", STRERROR(r));
+        else if (m->accept_failures > 0) {
+                log_notice("Accepting connections again (%u failed tries while out of fds).", m->accept_failures);
+                m->accept_failures = 0;
+        }
         return 0;
 }
 

@@ -46,6 +46,8 @@ struct Manager {
         int listen_fd;
         bool listen_fd_owned_path;      /* we bound listen_path ourselves: unlink at exit */
         sd_event_source *listen_source;
+        sd_event_source *accept_retry;  /* re-enables listen_source after running out of fds */
+        unsigned accept_failures;       /* since accepting paused; logged once per pause */
         sd_event_source *sigterm_source, *sigint_source;
         bool under_systemd;
 };

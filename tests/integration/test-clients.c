@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -505,4 +506,69 @@ Test(clients, shutdown_does_not_wait_for_a_silent_client) {
         }
         b.broker_pid = 0;
         close(fd);
+}
+
+/* Issue: a tenant name with a newline wrote a forged-looking line to the log. */
+Test(clients, client_strings_cannot_start_a_log_line) {
+        CallResult r = call_as_nobody(&b, "CreateTenant", "sa{sv}", "x\nFORGED-AUDIT Tenant 'root' created by uid 0.", NULL);
+        char *log;
+
+        cr_assert(!r.ok);
+        log = broker_log(&b);
+        cr_assert_null(strstr(log, "\nFORGED-AUDIT"), "a client started a log line of its own:\n%s", log);
+        cr_assert_not_null(strstr(log, "x\\x0aFORGED-AUDIT"), "the refused name is not in the log, escaped:\n%s", log);
+        free(log);
+}
+
+static unsigned long long broker_cpu_ticks(void) {
+        char path[64], buf[1024], *p;
+        unsigned long long utime = 0, stime = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) b.broker_pid);
+        f = fopen(path, "re");
+        cr_assert_not_null(f);
+        cr_assert_not_null(fgets(buf, sizeof buf, f));
+        fclose(f);
+        p = strrchr(buf, ')');
+        cr_assert_not_null(p);
+        /* Fields 14 and 15 after pid and comm: utime, stime. */
+        cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime), 2);
+        return utime + stime;
+}
+
+/* Issue: with the fd table full, the listening socket stays readable and the
+ * accept loop spun at 99% CPU, logging millions of lines. */
+Test(clients, out_of_fds_the_broker_pauses_accepting_instead_of_spinning) {
+        struct rlimit low, old;
+        int socks[8];
+        unsigned long long t0, t1;
+
+        cr_assert(prlimit(b.broker_pid, RLIMIT_NOFILE, NULL, &old) == 0);
+        /* The limit bounds fd numbers: at 3 every new fd fails with EMFILE,
+         * accept() first, while the open ones stay usable. */
+        low = (struct rlimit) { .rlim_cur = 3, .rlim_max = old.rlim_max };
+        cr_assert(prlimit(b.broker_pid, RLIMIT_NOFILE, &low, NULL) == 0);
+        for (unsigned i = 0; i < ELEMENTSOF(socks); i++)
+                socks[i] = raw_connect();
+
+        usleep(200 * 1000);
+        t0 = broker_cpu_ticks();
+        sleep(2);
+        t1 = broker_cpu_ticks();
+        char *log = broker_log(&b);
+        unsigned lines = 0;
+        for (const char *p = log; (p = strstr(p, "Cannot accept connections")); p++)
+                lines++;
+        free(log);
+
+        cr_assert(prlimit(b.broker_pid, RLIMIT_NOFILE, &old, NULL) == 0);
+        for (unsigned i = 0; i < ELEMENTSOF(socks); i++)
+                close(socks[i]);
+        /* A spinning loop burns about 2 s of CPU in 2 s; a paused one next to nothing. */
+        cr_assert_lt(t1 - t0, (unsigned long long) sysconf(_SC_CLK_TCK) / 2,
+                     "the broker used %llu ticks of CPU in 2 s while out of fds", t1 - t0);
+        cr_assert_leq(lines, 1, "running out of fds was logged %u times in 2 s", lines);
+        usleep(500 * 1000);
+        assert_root_is_served();
 }
