@@ -24,9 +24,6 @@
 #include "store.h"
 #include "tenant.h"
 
-#define ACTION_ACQUIRE "org.vfbroker.acquire-vf"
-#define ACTION_MANAGE "org.vfbroker.manage"
-#define ACTION_READ_TOKEN "org.vfbroker.read-token"
 
 /* Limits on what a client may send. */
 #define OPTIONS_MAX 16U
@@ -380,7 +377,7 @@ static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return r;
         if (!tenant_admits(t, &c->identity))
                 return refuse_non_member(error, c, "acquire", tenant);
-        r = bus_authorize(c, m, ACTION_ACQUIRE, tenant, error);
+        r = bus_authorize(c, m, POLKIT_ACTION_ACQUIRE, tenant, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -492,7 +489,7 @@ static int method_release_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return r;
         /* The holder's own uid may end its lease; anybody else manages. */
         if (l->uid != c->identity.uid) {
-                r = bus_authorize(c, m, ACTION_MANAGE, l->tenant, error);
+                r = bus_authorize(c, m, POLKIT_ACTION_MANAGE, l->tenant, error);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -515,7 +512,7 @@ static int method_revoke_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         r = read_active_lease(m, c, "revoke", &l, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(c, m, ACTION_MANAGE, l->tenant, error);
+        r = bus_authorize(c, m, POLKIT_ACTION_MANAGE, l->tenant, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -659,7 +656,7 @@ static int method_create_tenant(sd_bus_message *m, void *userdata, sd_bus_error 
         if (n >= mgr->config->max_tenants)
                 return refuse(error, c, "create-tenant", name, VFBROKER_ERROR_LIMIT_EXCEEDED,
                               "there are %zu tenants already (MaxTenants=%u); delete one first", n, mgr->config->max_tenants);
-        r = bus_authorize(c, m, ACTION_MANAGE, name, error);
+        r = bus_authorize(c, m, POLKIT_ACTION_MANAGE, name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -757,7 +754,7 @@ static int method_delete_tenant(sd_bus_message *m, void *userdata, sd_bus_error 
         r = check_tenant_deletable(error, c, t, force);
         if (r < 0)
                 return r;
-        r = bus_authorize(c, m, ACTION_MANAGE, name, error);
+        r = bus_authorize(c, m, POLKIT_ACTION_MANAGE, name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -795,7 +792,7 @@ static int method_rotate_token(sd_bus_message *m, void *userdata, sd_bus_error *
         r = get_tenant(error, c, "rotate-token", name, &t);
         if (r < 0)
                 return r;
-        r = bus_authorize(c, m, ACTION_MANAGE, name, error);
+        r = bus_authorize(c, m, POLKIT_ACTION_MANAGE, name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -842,7 +839,7 @@ static int method_get_tenant_token(sd_bus_message *m, void *userdata, sd_bus_err
         if (!tenant_dedicated_pf(c->manager, name))
                 return refuse(error, c, "read-token", name, VFBROKER_ERROR_NOT_SUPPORTED,
                               "no PF is dedicated to tenant '%s', so its token opens nothing; use AcquireVF (vfbrokerctl run)", name);
-        r = bus_authorize(c, m, ACTION_READ_TOKEN, name, error);
+        r = bus_authorize(c, m, POLKIT_ACTION_READ_TOKEN, name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -897,7 +894,7 @@ static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *e
         r = read_set_num_vfs(m, error, c, &pf, &n);
         if (r < 0)
                 return r;
-        r = bus_authorize(c, m, ACTION_MANAGE, NULL, error);
+        r = bus_authorize(c, m, POLKIT_ACTION_MANAGE, NULL, error);
         if (r < 0)
                 return r;
         if (r == 0)

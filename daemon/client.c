@@ -30,6 +30,12 @@
 /* Messages dispatched per kick before other clients get their turn. */
 #define CLIENT_DISPATCH_BATCH 64
 
+/* A connection must finish SASL within this (or IdleTimeoutSec=, if
+ * shorter); sd-bus's own limit is 90 s. */
+#define CLIENT_AUTH_TIMEOUT_USEC (10ULL * 1000 * 1000)
+/* Refused connections are logged at most this often. */
+#define CLIENT_REFUSAL_LOG_INTERVAL_USEC (1000ULL * 1000)
+
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83 /* Linux 6.16 */
 #endif
@@ -61,8 +67,80 @@ void client_drop(Client *c, int level, const char *why) {
         (void) sd_event_source_set_enabled(c->input_source, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(c->relay_source, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(c->kick_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(c->timer_source, SD_EVENT_OFF);
         /* Freeing the bus from inside its own callbacks is not allowed: defer. */
         (void) sd_event_source_set_enabled(c->free_source, SD_EVENT_ONESHOT);
+}
+
+static uint64_t now_usec(Client *c) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(c->manager->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+/* First the authentication deadline, then the idle timeout: an
+ * authenticated connection with no call in flight is closed after
+ * IdleTimeoutSec=. Nothing depends on it: leases follow their holder's pidfd,
+ * and libvfbroker reconnects. */
+static int on_client_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Client *c = userdata;
+        uint64_t idle = c->manager->config->idle_timeout_sec * 1000000ULL, now = now_usec(c);
+
+        if (sd_bus_is_ready(c->bus) <= 0) {
+                client_drop(c, LOG_DEBUG, "it did not authenticate in time");
+                return 0;
+        }
+        if (c->calls_in_flight == 0 && now >= c->last_input_usec + idle) {
+                client_drop(c, LOG_DEBUG, "it was idle for IdleTimeoutSec=");
+                return 0;
+        }
+        (void) sd_event_source_set_time(s, MAX(c->last_input_usec + idle, now + 1000000ULL));
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static void on_admission(int result, const char *message, void *userdata) {
+        Client *c = userdata;
+
+        c->admission = NULL;
+        if (result <= 0)
+                client_drop(c, LOG_NOTICE, "only root and the administrators of org.vfbroker.manage may use the "
+                            "reserved connections (ReservedConnections=)");
+}
+
+/* 0: a connection slot of its own; 1: a reserved slot, if polkit says the
+ * caller may manage the broker; -EUSERS: refused, with the reason logged
+ * (rate-limited: a refused user may try again and again). */
+static int client_admit(Client *c) {
+        static uint64_t last_log;
+        static unsigned suppressed;
+        Manager *m = c->manager;
+        const Config *cfg = m->config;
+        unsigned mine = 0;
+        char why[160];
+
+        if (c->identity.uid == 0)
+                return 0;
+        for (Client *i = m->clients; i; i = i->next)
+                if (i->identity.uid == c->identity.uid)
+                        mine++;
+        if (mine >= cfg->max_connections_per_user)
+                snprintf(why, sizeof why, "uid %u has %u connections already (MaxConnectionsPerUser=%u)",
+                         (unsigned) c->identity.uid, mine, cfg->max_connections_per_user);
+        else if (m->n_clients + cfg->reserved_connections >= cfg->max_connections)
+                return 1;
+        else
+                return 0;
+
+        uint64_t now = now_usec(c);
+        if (now >= last_log + CLIENT_REFUSAL_LOG_INTERVAL_USEC) {
+                log_notice("Refusing a connection: %s%s.", why,
+                           suppressed > 0 ? "; more refusals were not logged" : "");
+                last_log = now;
+                suppressed = 0;
+        } else
+                suppressed++;
+        return -EUSERS;
 }
 
 static int on_disconnect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -194,6 +272,7 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 client_drop(c, LOG_DEBUG, "disconnected");
                 return 0;
         }
+        c->last_input_usec = now_usec(c);
         r = relay(c, buf, (size_t) k);
         if (r < 0)
                 client_drop(c, LOG_WARNING, "cannot hand its request to sd-bus");
@@ -231,6 +310,9 @@ int client_new(Manager *m, int fd_in, Client **ret) {
         r = process_get_start_time(ucred.pid, &c->identity.start_time);
         if (r < 0)
                 return log_debug_errno(r, "Peer pid %d went away before we could look at it: %s", (int) ucred.pid, STRERROR(r));
+        int admission = client_admit(c);
+        if (admission < 0)
+                return admission;
 
         /* Where the kernel can, it refuses fds for us; the relay below drops
          * any that arrive anyway (older kernels, or sent before this call). */
@@ -308,6 +390,23 @@ int client_new(Manager *m, int fd_in, Client **ret) {
         r = sd_bus_start(c->bus);
         if (r < 0)
                 return r;
+        c->last_input_usec = now_usec(c);
+        r = sd_event_add_time(m->event, &c->timer_source, CLOCK_MONOTONIC,
+                              c->last_input_usec + MIN(CLIENT_AUTH_TIMEOUT_USEC, m->config->idle_timeout_sec * 1000000ULL),
+                              0, on_client_timer, c);
+        if (r < 0)
+                return r;
+        if (admission > 0) {
+                r = polkit_check(m->polkit, POLKIT_ACTION_MANAGE,
+                                 &(PolkitSubject) {
+                                         .pid = c->identity.pid,
+                                         .start_time = c->identity.start_time,
+                                         .uid = c->identity.uid,
+                                 },
+                                 NULL, on_admission, c, &c->admission);
+                if (r < 0)
+                        return r;
+        }
         (void) setsockopt(c->socket_fd, SOL_SOCKET, SO_SNDBUF, &(int) { CLIENT_SNDBUF }, sizeof(int));
 
         c->next = m->clients;
@@ -339,7 +438,9 @@ Client *client_free(Client *c) {
                 c->manager->n_clients--;
         }
 
+        polkit_query_cancel(c->admission);
         sd_event_source_disable_unref(c->free_source);
+        sd_event_source_disable_unref(c->timer_source);
         sd_event_source_disable_unref(c->kick_source);
         sd_event_source_disable_unref(c->input_source);
         sd_event_source_disable_unref(c->relay_source);

@@ -29,6 +29,9 @@ struct Client {
         sd_event_source *input_source;  /* socket_fd readable */
         sd_event_source *relay_source;  /* relay_fd writable again, while pending bytes wait */
         sd_event_source *kick_source;   /* runs sd-bus until it has nothing left to dispatch */
+        sd_event_source *timer_source;  /* authentication deadline, then idle timeout */
+        uint64_t last_input_usec;       /* CLOCK_MONOTONIC */
+        struct PolkitQuery *admission;  /* in a reserved slot: is this an admin? */
         uint8_t *unrelayed;             /* bytes read but not yet taken by the socketpair */
         size_t unrelayed_size, unrelayed_offset;
         bool dropped;

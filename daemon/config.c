@@ -45,11 +45,14 @@ typedef struct Parser {
         uint32_t seen;            /* bit per key index of the current section */
         unsigned n_sections;      /* across all files */
         char *error;
+        /* "file:line" of the last ReservedConnections=, for the check against
+         * MaxConnections= once every file is read. */
+        char reserved_where[PATH_MAX + 32];
 } Parser;
 
 static const char *const broker_keys[] = {
         "SystemBus", "RootSkipsPolkit", "MaxConnections", "MaxCallsPerConnection",
-        "MaxTenants", "DefaultQuota", NULL,
+        "MaxTenants", "DefaultQuota", "MaxConnectionsPerUser", "ReservedConnections", "IdleTimeoutSec", NULL,
 };
 static const char *const pf_keys[] = {
         "Address", "VendorDevice", "Interface", "NumVFs", "Mode", "Tenant", "Driver", NULL,
@@ -414,8 +417,15 @@ static int assign_broker(Parser *p, unsigned k, const char *key, const char *v) 
                 return parse_range(p, key, v, 1, 1024, &c->max_calls_per_connection);
         case 4:
                 return parse_range(p, key, v, 1, 65536, &c->max_tenants);
-        default:
+        case 5:
                 return parse_range(p, key, v, 1, 4096, &c->default_quota);
+        case 6:
+                return parse_range(p, key, v, 1, 65536, &c->max_connections_per_user);
+        case 7:
+                snprintf(p->reserved_where, sizeof p->reserved_where, "%s:%u", p->path, p->line);
+                return parse_range(p, key, v, 0, 65535, &c->reserved_connections);
+        default:
+                return parse_range(p, key, v, 1, 86400, &c->idle_timeout_sec);
         }
 }
 
@@ -718,6 +728,15 @@ static int check_config(Parser *p) {
                                               "Tenant=%s names no [Tenant] section; add a [Tenant] with Name=%s or fix the name",
                                               pf->tenant, pf->tenant);
         }
+        /* Unset, the reservation follows a small MaxConnections= down (a quarter
+         * of it, at most 8), so configurations that predate the key still load. */
+        if (!p->reserved_where[0])
+                c->reserved_connections = MIN(c->reserved_connections, c->max_connections / 4);
+        if (c->reserved_connections >= c->max_connections)
+                return parse_error_at(p, p->reserved_where,
+                                      "ReservedConnections=%u leaves no connection for anybody else under MaxConnections=%u; "
+                                   "lower ReservedConnections= or raise MaxConnections=",
+                                   c->reserved_connections, c->max_connections);
         if (c->n_tenants > c->max_tenants)
                 return parse_error_at(p, c->tenants[c->max_tenants].source,
                                       "this is [Tenant] number %u, but MaxTenants=%u; raise MaxTenants= or remove tenants",
@@ -741,6 +760,9 @@ int config_load(const char *main_path, const char *dropin_dir, Config **ret, cha
                 .max_calls_per_connection = 8,
                 .max_tenants = 1024,
                 .default_quota = 1,
+                .max_connections_per_user = 16,
+                .reserved_connections = 8,
+                .idle_timeout_sec = 300,
         };
         p.config = c;
 

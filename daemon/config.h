@@ -57,6 +57,12 @@ typedef struct Config {
         unsigned max_calls_per_connection; /* MaxCallsPerConnection=, calls in flight, default 8 */
         unsigned max_tenants;            /* MaxTenants=, default 1024 */
         unsigned default_quota;          /* DefaultQuota=, for tenants made by CreateTenant, default 1 */
+        unsigned max_connections_per_user; /* MaxConnectionsPerUser=, per uid but root, default 16 */
+        unsigned reserved_connections;   /* ReservedConnections=, of MaxConnections only root and the
+                                          * manage action's admins may take, default 8 (unset: at
+                                          * most a quarter of MaxConnections=) */
+        unsigned idle_timeout_sec;       /* IdleTimeoutSec=, an authenticated connection with no call
+                                          * in flight is closed after this long, default 300 */
 
         ConfigPf *pfs;
         size_t n_pfs;

@@ -306,21 +306,10 @@ static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
  * would spin. Stop, say so once until a connection is accepted again, and
  * look again a little later. */
 static void pause_accepting(Manager *m, int error) {
-        int r;
-
         if (m->accept_failures++ == 0)
                 log_warning_errno(error, "Cannot accept connections: %s; pausing for %llu ms.", STRERROR(error),
                                   (unsigned long long) (ACCEPT_RETRY_USEC / 1000));
         (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_OFF);
-        if (!m->accept_retry) {
-                r = sd_event_add_time_relative(m->event, &m->accept_retry, CLOCK_MONOTONIC, ACCEPT_RETRY_USEC, 0,
-                                               on_accept_retry, m);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot arm the accept retry timer: %s", STRERROR(r));
-                        (void) sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON);
-                }
-                return;
-        }
         (void) sd_event_source_set_time_relative(m->accept_retry, ACCEPT_RETRY_USEC);
         (void) sd_event_source_set_enabled(m->accept_retry, SD_EVENT_ONESHOT);
 }
@@ -398,7 +387,14 @@ static int manager_listen(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Cannot watch the listening socket: %s", STRERROR(r));
         (void) sd_event_source_set_description(m->listen_source, "listen");
-        return 0;
+
+        /* Made now, while fds are to be had: it is needed when they are not. */
+        r = sd_event_add_time_relative(m->event, &m->accept_retry, CLOCK_MONOTONIC, ACCEPT_RETRY_USEC, 0,
+                                       on_accept_retry, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the accept retry timer: %s", STRERROR(r));
+        (void) sd_event_source_set_description(m->accept_retry, "accept-retry");
+        return sd_event_source_set_enabled(m->accept_retry, SD_EVENT_OFF);
 }
 
 /* Clients go before the loop ends: sd-bus's own exit hook would flush each

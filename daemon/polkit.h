@@ -24,6 +24,11 @@
 #define POLKIT_DETAILS_MAX 16U
 #define POLKIT_DETAIL_LENGTH_MAX 1024U
 
+/* The actions of policy/org.vfbroker.policy. */
+#define POLKIT_ACTION_ACQUIRE "org.vfbroker.acquire-vf"
+#define POLKIT_ACTION_MANAGE "org.vfbroker.manage"
+#define POLKIT_ACTION_READ_TOKEN "org.vfbroker.read-token"
+
 typedef struct Polkit Polkit;
 typedef struct PolkitQuery PolkitQuery;
 

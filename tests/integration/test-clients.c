@@ -31,6 +31,9 @@
 static const char config_text[] =
         "[Broker]\n"
         "MaxConnections=32\n"
+        "MaxConnectionsPerUser=16\n"
+        "ReservedConnections=8\n"
+        "IdleTimeoutSec=3\n"
         "\n"
         "[Tenant]\n"
         "Name=shared\n"
@@ -413,6 +416,16 @@ Test(clients, fds_queued_before_accept_are_closed_and_the_sender_dropped) {
         close(ready[0]);
         cr_assert(kill(b.broker_pid, SIGCONT) == 0);
 
+        bool dropped = false;
+        for (int i = 0; i < 100 && !dropped; i++) {
+                char *log = broker_log(&b);
+
+                dropped = strstr(log, "it sent file descriptors") != NULL;
+                free(log);
+                if (!dropped)
+                        usleep(100 * 1000);
+        }
+        cr_assert(dropped, "no client was dropped for sending fds");
         for (int i = 0; i < 50; i++) {
                 after = broker_fd_count();
                 if (after <= before + 2)
@@ -422,9 +435,6 @@ Test(clients, fds_queued_before_accept_are_closed_and_the_sender_dropped) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         cr_assert_leq(after, before + 2, "the broker went from %u to %u fds", before, after);
-        char *log = broker_log(&b);
-        cr_assert_not_null(strstr(log, "it sent file descriptors"), "no client was dropped for sending fds:\n%s", log);
-        free(log);
         assert_root_is_served();
 }
 
@@ -570,5 +580,111 @@ Test(clients, out_of_fds_the_broker_pauses_accepting_instead_of_spinning) {
                      "the broker used %llu ticks of CPU in 2 s while out of fds", t1 - t0);
         cr_assert_leq(lines, 1, "running out of fds was logged %u times in 2 s", lines);
         usleep(500 * 1000);
+        assert_root_is_served();
+}
+
+/* ---- connection slots ------------------------------------------------------------ */
+
+/* Opens n raw connections as uid and holds them until the pipe closes;
+ * returns how many the broker closed at once. */
+static pid_t hold_connections(uid_t uid, unsigned n, int *ret_release, unsigned *ret_closed) {
+        int result[2], release[2];
+        pid_t pid;
+
+        cr_assert(pipe(result) == 0 && pipe(release) == 0);
+        pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+                int socks[64];
+                unsigned closed = 0;
+                char c;
+
+                close(release[1]);
+                if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
+                        _exit(90);
+                for (unsigned i = 0; i < n; i++) {
+                        socks[i] = raw_connect();
+                        usleep(10 * 1000);
+                }
+                usleep(500 * 1000);
+                for (unsigned i = 0; i < n; i++) {
+                        struct pollfd p = { .fd = socks[i], .events = POLLIN };
+
+                        if (poll(&p, 1, 0) > 0 && recv(socks[i], &c, 1, MSG_DONTWAIT) == 0)
+                                closed++;
+                }
+                (void) write(result[1], &closed, sizeof closed);
+                (void) read(release[0], &c, 1);
+                _exit(0);
+        }
+        close(result[1]);
+        close(release[0]);
+        cr_assert(read(result[0], ret_closed, sizeof *ret_closed) == (ssize_t) sizeof *ret_closed);
+        close(result[0]);
+        *ret_release = release[1];
+        return pid;
+}
+
+static void release_connections(pid_t pid, int release) {
+        close(release);
+        waitpid(pid, NULL, 0);
+}
+
+/* Issue: MaxConnections was global, so uid 65534 holding 96 idle connections
+ * locked root out. */
+Test(clients, one_user_cannot_take_every_connection) {
+        unsigned closed;
+        int release;
+        pid_t pid = hold_connections(65534, 20, &release, &closed);
+
+        cr_assert_eq(closed, 4, "%u of 20 connections were closed at once, MaxConnectionsPerUser=16", closed);
+        assert_root_is_served();
+        release_connections(pid, release);
+}
+
+Test(clients, reserved_connections_are_for_root_and_admins) {
+        const char *const allowed[] = { "org.vfbroker.manage", NULL };
+        unsigned closed1, closed2, closed3;
+        int rel1, rel2, rel3;
+        pid_t p1 = hold_connections(1001, 16, &rel1, &closed1);
+        pid_t p2 = hold_connections(1002, 16, &rel2, &closed2);
+
+        /* 32 slots, 8 reserved: the unprivileged get 24 between them. */
+        cr_assert_eq(closed1, 0);
+        cr_assert_eq(closed2, 8, "uid 1002 kept %u connections in the reserved slots", 16 - closed2);
+        assert_root_is_served();
+
+        /* An administrator of org.vfbroker.manage may take a reserved slot. */
+        polkit_set_allowed(&b, allowed);
+        pid_t p3 = hold_connections(1003, 2, &rel3, &closed3);
+        cr_assert_eq(closed3, 0, "an administrator was refused a reserved slot");
+        release_connections(p3, rel3);
+        release_connections(p2, rel2);
+        release_connections(p1, rel1);
+}
+
+Test(clients, a_connection_must_authenticate_within_10_s) {
+        int fd = raw_connect();
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char c;
+
+        /* sd-bus alone would wait 90 s. */
+        cr_assert_eq(poll(&p, 1, 15000), 1, "a connection that never authenticated is still open after 15 s");
+        cr_assert_eq(recv(fd, &c, 1, 0), 0);
+        close(fd);
+}
+
+Test(clients, an_idle_connection_is_closed_and_the_library_way_reconnects) {
+        sd_bus *bus = broker_connect(&b);
+
+        cr_assert_eq(sd_bus_call_method(bus, NULL, "/org/vfbroker/Broker1", "org.vfbroker.Broker1", "ListTenants",
+                                        NULL, NULL, ""), 1);
+        /* IdleTimeoutSec=3 in this configuration. */
+        for (int i = 0; i < 100 && sd_bus_is_open(bus) > 0; i++) {
+                (void) sd_bus_process(bus, NULL);
+                (void) sd_bus_wait(bus, 100 * 1000);
+        }
+        cr_assert_leq(sd_bus_is_open(bus), 0, "an idle connection stayed open past IdleTimeoutSec=3");
+        sd_bus_flush_close_unref(bus);
         assert_root_is_served();
 }

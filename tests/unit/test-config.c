@@ -98,6 +98,9 @@ Test(config, missing_everything_gives_defaults) {
         cr_assert_eq(c->max_calls_per_connection, 8);
         cr_assert_eq(c->max_tenants, 1024);
         cr_assert_eq(c->default_quota, 1);
+        cr_assert_eq(c->max_connections_per_user, 16);
+        cr_assert_eq(c->reserved_connections, 8);
+        cr_assert_eq(c->idle_timeout_sec, 300);
         cr_assert_eq(c->n_pfs, 0);
         cr_assert_eq(c->n_tenants, 0);
         config_free(c);
@@ -126,6 +129,9 @@ Test(config, example_fixture) {
         cr_assert_eq(c->max_calls_per_connection, 16);
         cr_assert_eq(c->max_tenants, 100);
         cr_assert_eq(c->default_quota, 4, "drop-in must override DefaultQuota");
+        cr_assert_eq(c->max_connections_per_user, 32);
+        cr_assert_eq(c->reserved_connections, 16);
+        cr_assert_eq(c->idle_timeout_sec, 600);
 
         cr_assert_eq(c->n_pfs, 3);
         cr_assert_eq(c->pfs[0].match, PF_MATCH_ADDRESS);
@@ -134,7 +140,7 @@ Test(config, example_fixture) {
         cr_assert_eq(c->pfs[0].mode, PF_MODE_POOL);
         cr_assert_null(c->pfs[0].tenant);
         cr_assert_eq(c->pfs[0].driver, PF_DRIVER_VFIO_PCI);
-        cr_assert_not_null(strstr(c->pfs[0].source, "vfbroker.conf:12"));
+        cr_assert_not_null(strstr(c->pfs[0].source, "vfbroker.conf:15"));
 
         cr_assert_eq(c->pfs[1].match, PF_MATCH_VENDOR_DEVICE);
         cr_assert_eq(c->pfs[1].vendor, 0x8086);
@@ -541,4 +547,25 @@ Test(config, io_error_names_file) {
         cr_assert_eq(symlink("/nonexistent/vfbroker", p), 0);
         c = load_ok();
         config_free(c);
+}
+
+Test(config, connection_slot_keys) {
+        Config *c;
+
+        write_main("[Broker]\nMaxConnections=64\nMaxConnectionsPerUser=4\nReservedConnections=10\nIdleTimeoutSec=30\n");
+        c = load_ok();
+        cr_assert_eq(c->max_connections_per_user, 4);
+        cr_assert_eq(c->reserved_connections, 10);
+        cr_assert_eq(c->idle_timeout_sec, 30);
+        config_free(c);
+
+        expect_error("[Broker]\nMaxConnections=8\nReservedConnections=8\n", 3,
+                     "ReservedConnections=8 leaves no connection for anybody else under MaxConnections=8");
+        /* Unset, the reservation shrinks with a small MaxConnections=: older files still load. */
+        write_main("[Broker]\nMaxConnections=8\n");
+        c = load_ok();
+        cr_assert_eq(c->reserved_connections, 2);
+        config_free(c);
+        expect_error("[Broker]\nIdleTimeoutSec=0\n", 2, "IdleTimeoutSec");
+        expect_error("[Broker]\nMaxConnectionsPerUser=0\n", 2, "MaxConnectionsPerUser");
 }
