@@ -17,11 +17,8 @@
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
+#include "protocol.h"
 #include "vfbroker/vfbroker.h"
-
-#define BROKER_PATH "/org/vfbroker/Broker1"
-#define BROKER_INTERFACE "org.vfbroker.Broker1"
-#define BROKER_ERROR_PREFIX "org.vfbroker.Error."
 
 /* How long connecting (including authentication) may take; calls use sd-bus's
  * default method timeout (25 s) too. */
@@ -70,18 +67,18 @@ static const struct {
         const char *name;
         int errnum;
 } broker_errors[] = {
-        { BROKER_ERROR_PREFIX "NotAuthorized",           EACCES     },
-        { BROKER_ERROR_PREFIX "UnknownTenant",           ENOENT     },
-        { BROKER_ERROR_PREFIX "UnknownPhysicalFunction", ENOENT     },
-        { BROKER_ERROR_PREFIX "UnknownLease",            ENOENT     },
-        { BROKER_ERROR_PREFIX "NoFreeVF",                ENOSPC     },
-        { BROKER_ERROR_PREFIX "QuotaExceeded",           EDQUOT     },
-        { BROKER_ERROR_PREFIX "InvalidArgument",         EINVAL     },
-        { BROKER_ERROR_PREFIX "Busy",                    EBUSY      },
-        { BROKER_ERROR_PREFIX "Exists",                  EEXIST     },
-        { BROKER_ERROR_PREFIX "NotSupported",            EOPNOTSUPP },
-        { BROKER_ERROR_PREFIX "LimitExceeded",           ENOBUFS    },
-        { BROKER_ERROR_PREFIX "Failed",                  EIO        },
+        { VFBROKER_ERROR_PREFIX "NotAuthorized",           EACCES     },
+        { VFBROKER_ERROR_PREFIX "UnknownTenant",           ENOENT     },
+        { VFBROKER_ERROR_PREFIX "UnknownPhysicalFunction", ENOENT     },
+        { VFBROKER_ERROR_PREFIX "UnknownLease",            ENOENT     },
+        { VFBROKER_ERROR_PREFIX "NoFreeVF",                ENOSPC     },
+        { VFBROKER_ERROR_PREFIX "QuotaExceeded",           EDQUOT     },
+        { VFBROKER_ERROR_PREFIX "InvalidArgument",         EINVAL     },
+        { VFBROKER_ERROR_PREFIX "Busy",                    EBUSY      },
+        { VFBROKER_ERROR_PREFIX "Exists",                  EEXIST     },
+        { VFBROKER_ERROR_PREFIX "NotSupported",            EOPNOTSUPP },
+        { VFBROKER_ERROR_PREFIX "LimitExceeded",           ENOBUFS    },
+        { VFBROKER_ERROR_PREFIX "Failed",                  EIO        },
 };
 
 /* Kept in a table here instead of sd_bus_error_add_map(), which would change
@@ -111,7 +108,7 @@ static int error_from_call(VfbrokerConnection *c, const char *method, const sd_b
          * org.freedesktop.DBus.Error.Timeout): only errors from the broker
          * keep their name, so programs branch on what the broker said. */
         from_broker = sd_bus_error_is_set(e) &&
-                (strncmp(e->name, BROKER_ERROR_PREFIX, strlen(BROKER_ERROR_PREFIX)) == 0 || !errno_is_transport(r));
+                (strncmp(e->name, VFBROKER_ERROR_PREFIX, strlen(VFBROKER_ERROR_PREFIX)) == 0 || !errno_is_transport(r));
         if (!from_broker) {
                 if (r == -ETIMEDOUT)
                         return error_local(c, r,
@@ -137,7 +134,7 @@ static int error_from_call(VfbrokerConnection *c, const char *method, const sd_b
         else
                 c->error_message = strdup(e->name);
 
-        if (strncmp(e->name, BROKER_ERROR_PREFIX, strlen(BROKER_ERROR_PREFIX)) == 0)
+        if (strncmp(e->name, VFBROKER_ERROR_PREFIX, strlen(VFBROKER_ERROR_PREFIX)) == 0)
                 errnum = broker_error_to_errno(e->name);
         else
                 errnum = sd_bus_error_get_errno(e);
@@ -332,7 +329,7 @@ static int method_new(VfbrokerConnection *c, const char *member, sd_bus_message 
         r = connection_begin(c);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(c->bus, ret, NULL, BROKER_PATH, BROKER_INTERFACE, member);
+        r = sd_bus_message_new_method_call(c->bus, ret, NULL, VFBROKER_OBJECT_PATH, VFBROKER_INTERFACE, member);
         if (r < 0)
                 return error_local(c, r, "Failed to create a %s call: %s", member, ERRNO_STR(r));
         return 0;
@@ -854,11 +851,11 @@ _public_ int vfbroker_get_status(VfbrokerConnection *c, VfbrokerStatus **ret) {
         r = connection_begin(c);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(c->bus, &m, NULL, BROKER_PATH,
+        r = sd_bus_message_new_method_call(c->bus, &m, NULL, VFBROKER_OBJECT_PATH,
                                            "org.freedesktop.DBus.Properties", "GetAll");
         if (r < 0)
                 return append_failed(c, "GetAll", r);
-        r = sd_bus_message_append(m, "s", BROKER_INTERFACE);
+        r = sd_bus_message_append(m, "s", VFBROKER_INTERFACE);
         if (r < 0)
                 return append_failed(c, "GetAll", r);
         r = call(c, m, &reply);

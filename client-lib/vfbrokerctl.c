@@ -24,6 +24,7 @@
 
 #include "build-config.h"
 #include "output.h"
+#include "protocol.h"
 
 enum {
         EXIT_OK = 0,
@@ -37,9 +38,6 @@ enum {
 
 /* Limits on what a user may ask for in one command. */
 #define RUN_COUNT_MAX 64          /* 3 fds each, so at most fd 194 */
-#define TENANT_IDS_MAX 1024       /* --user / --group per tenant create */
-#define QUOTA_MAX 4096            /* as the contract says */
-#define NUMA_NODE_MAX 1023        /* the kernel's MAX_NUMNODES is at most 1024 */
 
 static const char *arg_socket = NULL;
 static bool arg_json = false;
@@ -142,7 +140,7 @@ static int usage_error(const char *fmt, ...) {
 }
 
 static bool name_is(const char *name, const char *suffix) {
-        static const char prefix[] = "org.vfbroker.Error.";
+        static const char prefix[] = VFBROKER_ERROR_PREFIX;
 
         return name && strncmp(name, prefix, strlen(prefix)) == 0 && strcmp(name + strlen(prefix), suffix) == 0;
 }
@@ -1071,7 +1069,7 @@ static int parse_options(int argc, char **argv, const char *optstring) {
                         break;
                 case OPT_USER:
                         if (arg_n_uids >= TENANT_IDS_MAX)
-                                return usage_error("Too many --user options: at most %d.", TENANT_IDS_MAX);
+                                return usage_error("Too many --user options: at most %u.", TENANT_IDS_MAX);
                         if (parse_user(optarg, &arg_uids[arg_n_uids]) != 0)
                                 return EXIT_USAGE;
                         arg_n_uids++;
@@ -1079,16 +1077,16 @@ static int parse_options(int argc, char **argv, const char *optstring) {
                         break;
                 case OPT_GROUP:
                         if (arg_n_gids >= TENANT_IDS_MAX)
-                                return usage_error("Too many --group options: at most %d.", TENANT_IDS_MAX);
+                                return usage_error("Too many --group options: at most %u.", TENANT_IDS_MAX);
                         if (parse_group(optarg, &arg_gids[arg_n_gids]) != 0)
                                 return EXIT_USAGE;
                         arg_n_gids++;
                         seen |= SEEN_TENANT;
                         break;
                 case OPT_QUOTA:
-                        if (parse_uint(optarg, QUOTA_MAX, &v) < 0 || v == 0)
+                        if (parse_uint(optarg, TENANT_QUOTA_MAX, &v) < 0 || v == 0)
                                 return usage_error("Invalid --quota '%s': pass a number from 1 to %d.",
-                                                   optarg, QUOTA_MAX);
+                                                   optarg, TENANT_QUOTA_MAX);
                         arg_quota = (uint32_t) v;
                         seen |= SEEN_TENANT;
                         break;

@@ -20,15 +20,6 @@ size_t strv_length(char * const *l) {
         return n;
 }
 
-bool strv_contains(char * const *l, const char *s) {
-        if (!l || !s)
-                return false;
-        for (char * const *i = l; *i; i++)
-                if (strcmp(*i, s) == 0)
-                        return true;
-        return false;
-}
-
 int strv_extend(char ***l, const char *s) {
         _cleanup_free_ char *copy = NULL;
         size_t n;
@@ -55,19 +46,3 @@ int strv_extend(char ***l, const char *s) {
         return 0;
 }
 
-char **strv_copy(char * const *l) {
-        size_t n = strv_length(l);
-        char **c;
-
-        c = calloc(n + 1, sizeof(char *));
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                c[i] = strdup(l[i]);
-                if (!c[i]) {
-                        strv_free(c);
-                        return NULL;
-                }
-        }
-        return c;
-}

@@ -14,8 +14,6 @@ typedef struct Token {
 
 /* A fresh random token (libuuid uuid_generate_random; refuses a null UUID). */
 int token_generate(Token *ret);
-/* Parses the canonical 8-4-4-4-12 form. -EINVAL on anything else. */
-int token_from_string(const char *s, Token *ret);
 /* Writes the 36-character lower-case form into buf. Returns buf. */
 char *token_to_string(const Token *t, char buf[static TOKEN_STRING_MAX]);
 int token_is_null(const Token *t);

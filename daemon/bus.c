@@ -27,9 +27,6 @@
 
 /* Limits on what a client may send. */
 #define OPTIONS_MAX 16U
-#define TENANT_IDS_MAX 256U
-#define QUOTA_MAX 4096U
-#define NUMA_NODE_MAX 1024
 
 static void audit(int level, Client *c, const char *message_id, const char *action, const char *result,
                   const char *tenant, const char *vf, const char *lease, const char *format, ...) _printf_(9, 10);
@@ -599,9 +596,9 @@ static int parse_tenant_option(sd_bus_message *m, const char *key, void *userdat
                 if (r < 0)
                         return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
                                       "option Quota must be a uint32 (u)");
-                if (q < 1 || q > QUOTA_MAX)
+                if (q < 1 || q > TENANT_QUOTA_MAX)
                         return refuse(error, c, "create-tenant", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                                      "Quota %u is out of range 1..%u", q, QUOTA_MAX);
+                                      "Quota %u is out of range 1..%u", q, TENANT_QUOTA_MAX);
                 o->quota = q;
                 return 0;
         }

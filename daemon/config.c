@@ -20,6 +20,7 @@
 #include "log.h"
 #include "macro.h"
 #include "names.h"
+#include "protocol.h"
 #include "strv.h"
 
 /* Limits on what a configuration may hold; each is checked before allocating. */
@@ -27,7 +28,6 @@
 #define CONFIG_FILE_MAX (1024u * 1024u)
 #define CONFIG_SECTIONS_MAX 4096u
 #define CONFIG_DROPINS_MAX 1024u
-#define CONFIG_IDS_MAX 1024u   /* entries in one Users= or Groups= */
 
 typedef enum Section {
         SECTION_NONE,
@@ -341,7 +341,7 @@ static int parse_ids(Parser *p, const char *key, char *value, bool groups, unsig
         size_t n = 0;
         char *save = NULL;
 
-        ids = calloc(CONFIG_IDS_MAX, sizeof(unsigned));
+        ids = calloc(TENANT_IDS_MAX, sizeof(unsigned));
         if (!ids)
                 return -ENOMEM;
 
@@ -386,8 +386,8 @@ static int parse_ids(Parser *p, const char *key, char *value, bool groups, unsig
                                 dup = true;
                 if (dup)
                         continue;
-                if (n >= CONFIG_IDS_MAX)
-                        return parse_error(p, "%s= lists more than %u entries; use a group instead", key, CONFIG_IDS_MAX);
+                if (n >= TENANT_IDS_MAX)
+                        return parse_error(p, "%s= lists more than %u entries; use a group instead", key, TENANT_IDS_MAX);
                 ids[n++] = id;
         }
 
@@ -418,7 +418,7 @@ static int assign_broker(Parser *p, unsigned k, const char *key, const char *v) 
         case 4:
                 return parse_range(p, key, v, 1, 65536, &c->max_tenants);
         case 5:
-                return parse_range(p, key, v, 1, 4096, &c->default_quota);
+                return parse_range(p, key, v, 1, TENANT_QUOTA_MAX, &c->default_quota);
         case 6:
                 return parse_range(p, key, v, 1, 65536, &c->max_connections_per_user);
         case 7:
@@ -512,7 +512,7 @@ static int assign_tenant(Parser *p, unsigned k, const char *key, char *v) {
                 return 0;
         }
         default:
-                return parse_range(p, key, v, 1, 4096, &t->quota);
+                return parse_range(p, key, v, 1, TENANT_QUOTA_MAX, &t->quota);
         }
 }
 

@@ -38,10 +38,6 @@ void log_setup(LogTarget target, int max_level) {
         log_max_level = max_level;
 }
 
-int log_get_max_level(void) {
-        return log_max_level;
-}
-
 /* Clients put strings into messages (names they sent, refused as they are):
  * control characters and '\\' are written as \xNN, so no client can start a
  * line of its own in a log or on a terminal. */

@@ -17,7 +17,6 @@ typedef enum LogTarget {
 } LogTarget;
 
 void log_setup(LogTarget target, int max_level);
-int log_get_max_level(void);
 
 /* Logs and returns -abs(error) (or 0 if error is 0), so callers can write
  * "return log_error_errno(r, "Failed to …: %m");" — %m expands to strerror(error). */

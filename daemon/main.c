@@ -59,6 +59,13 @@ static int check_config(const ManagerOptions *o) {
         }
         printf("Configuration is valid: %zu physical function section(s), %zu tenant(s) (%s, %s/*.conf).\n",
                c->n_pfs, c->n_tenants, o->config_file, o->config_dropin_dir);
+        for (size_t i = 0; i < c->n_pfs; i++)
+                printf("  %s: NumVFs=%u Mode=%s%s%s Driver=%s\n", c->pfs[i].source, c->pfs[i].num_vfs,
+                       pf_mode_to_string(c->pfs[i].mode), c->pfs[i].tenant ? " Tenant=" : "", strempty(c->pfs[i].tenant),
+                       pf_driver_to_string(c->pfs[i].driver));
+        for (size_t i = 0; i < c->n_tenants; i++)
+                printf("  %s: tenant '%s', Quota=%u, %zu users, %zu groups\n", c->tenants[i].source, c->tenants[i].name,
+                       c->tenants[i].quota, c->tenants[i].n_uids, c->tenants[i].n_gids);
         config_free(c);
         return 0;
 }

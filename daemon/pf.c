@@ -292,6 +292,11 @@ int pf_setup(Pf *pf, int stored_fd) {
         }
         want = pf_choose_driver(pf, driver);
 
+        if (fd >= 0 && vfio_device_is_pci(fd) <= 0) {
+                log_warning("PF %s: the fd in systemd's fd store is not a VFIO PCI device; opening the PF afresh.", pf->address);
+                (void) manager_drop_stored_pf_fd(m, pf->address);
+                fd = safe_close(fd);
+        }
         if (fd >= 0 && driver && streq(driver, want))
                 log_info("PF %s: taking back its VFIO fd from systemd's fd store.", pf->address);
         else {

@@ -11,23 +11,18 @@
 #include <string.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
 #include "names.h"
+#include "protocol.h"
 #include "store.h"
 #include "time-util.h"
 
 /* Caps on what one tenant row may carry; the config has the same limits. */
-#define STORE_IDS_MAX 1024
-#define STORE_QUOTA_MAX 4096
-
-struct Store {
-        sqlite3 *db;
-        char *path;
-};
 
 typedef enum Durability {
         /* fsync on every commit: tenants, tokens and PF tokens must survive power loss. */
@@ -36,6 +31,13 @@ typedef enum Durability {
          * leases need (a power loss kills the holders, too). */
         DURABILITY_NORMAL,
 } Durability;
+
+struct Store {
+        sqlite3 *db;
+        char *path;
+        Durability txn;                 /* of the write transaction under way */
+};
+
 
 static void sqlite3_finalizep(sqlite3_stmt **st) {
         if (*st)
@@ -119,6 +121,7 @@ static int begin(Store *s, Durability d) {
         r = exec(s, d == DURABILITY_FULL ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
         if (r < 0)
                 return r;
+        s->txn = d;
         /* IMMEDIATE takes the write lock now, so a busy database fails here
          * (after busy_timeout) rather than half-way through. */
         return exec(s, "BEGIN IMMEDIATE");
@@ -133,12 +136,20 @@ static void rollback(Store *s) {
                 (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* Finishes a write transaction: commit on success, rollback on failure. */
+/* Finishes a write transaction: commit on success, rollback on failure. A
+ * durable change is also moved from the WAL into the main file before the
+ * caller acknowledges it: WAL frames after a damaged one are dropped without a
+ * word on recovery, and a tenant or token must never vanish that way. */
 static int end(Store *s, int r) {
         if (r >= 0) {
                 r = commit(s);
-                if (r >= 0)
+                if (r >= 0) {
+                        if (s->txn == DURABILITY_FULL &&
+                            sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+                                log_warning("Store %s: a durable change stays in the WAL for now (%s); it is written "
+                                            "to the main file at the next checkpoint.", s->path, sqlite3_errmsg(s->db));
                         return 0;
+                }
         }
         rollback(s);
         return r;
@@ -213,6 +224,86 @@ static int query_int(Store *s, const char *sql, int64_t *ret) {
 /* Opens the file without following symlinks, creating it 0600 if missing.
  * Only an O_PATH fd is kept, and only for fstat: closing an ordinary fd would
  * drop SQLite's POSIX locks if this process had the file open already. */
+static int fix_mode(int opath_fd, const char *path) {
+        char proc[64];
+
+        /* fchmod() does not take O_PATH fds; /proc/self/fd does. */
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", opath_fd);
+        if (chmod(proc, 0600) >= 0)
+                return 0;
+        if (errno != ENOENT)
+                return -errno;
+        return chmod(path, 0600) < 0 ? -errno : 0;
+}
+
+/* " (the file system holding PATH is full)" where that explains an I/O
+ * error, else "". */
+static const char *space_hint(const char *path, char buf[static PATH_MAX + 64]) {
+        char dir[PATH_MAX];
+        struct statvfs sv;
+        char *slash;
+
+        snprintf(dir, sizeof dir, "%s", path);
+        slash = strrchr(dir, '/');
+        if (slash)
+                *(slash == dir ? slash + 1 : slash) = '\0';
+        if (statvfs(slash ? dir : ".", &sv) < 0 || (sv.f_bfree > 0 && sv.f_ffree > 0)) {
+                buf[0] = '\0';
+                return buf;
+        }
+        snprintf(buf, PATH_MAX + 64, " (the file system holding %s has no space left: free some)", slash ? dir : ".");
+        return buf;
+}
+
+/* Makes a new state database under a temporary name and links it into place
+ * only once its schema is complete, so the daemon never takes an existing
+ * file (an empty one left by a truncation, say) for a new one. -EEXIST if
+ * path appeared meanwhile. */
+static int create_new_file(const char *path, char **ret_error) {
+        char tmp[PATH_MAX], hint[PATH_MAX + 64];
+        sqlite3 *db = NULL;
+        int fd, rc, r = 0;
+
+        if (snprintf(tmp, sizeof tmp, "%s.new-XXXXXX", path) >= (int) sizeof tmp)
+                return -ENAMETOOLONG;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                set_error(ret_error, "%s: cannot create state database: %s%s; check that the directory exists and is writable",
+                          path, strerror(-r), space_hint(path, hint));
+                return r;
+        }
+        safe_close(fd);
+
+        rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(db, schema_v1, NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+                r = errno_from_sqlite(db, rc);
+                set_error(ret_error, "%s: cannot create the schema: %s%s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+                          space_hint(path, hint));
+        }
+        /* Closing the last connection checkpoints and removes the WAL. */
+        if (db && sqlite3_close(db) != SQLITE_OK && r >= 0) {
+                r = -EIO;
+                set_error(ret_error, "%s: cannot finish the new database%s", path, space_hint(path, hint));
+        }
+        if (r >= 0 && link(tmp, path) < 0) {
+                r = -errno;
+                if (r != -EEXIST)
+                        set_error(ret_error, "%s: cannot put the new database in place: %s%s", path, strerror(-r),
+                                  space_hint(path, hint));
+        }
+        (void) unlink(tmp);
+        return r;
+}
+
 static int open_file(const char *path, int *ret_fd, char **ret_error) {
         for (unsigned attempt = 0; attempt < 8; attempt++) {
                 int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -226,51 +317,13 @@ static int open_file(const char *path, int *ret_fd, char **ret_error) {
                         return r;
                 }
 
-                fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-                if (fd < 0) {
-                        if (errno == EEXIST)
-                                continue; /* somebody else created it: look again */
-                        int r = -errno;
-                        set_error(ret_error, "%s: cannot create state database: %s; check that the directory exists and is writable",
-                                  path, strerror(-r));
+                int r = create_new_file(path, ret_error);
+                if (r < 0 && r != -EEXIST)
                         return r;
-                }
-                /* A brand-new file: nobody holds locks on it, closing is safe. */
-                safe_close(fd);
+                /* Ours, complete, or somebody else's that appeared meanwhile: look again. */
         }
         set_error(ret_error, "%s: keeps appearing and disappearing; is another program racing with vfbrokerd?", path);
         return -EAGAIN;
-}
-
-static int fix_mode(int opath_fd, const char *path) {
-        char proc[64];
-
-        /* fchmod() does not take O_PATH fds; /proc/self/fd does. */
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", opath_fd);
-        if (chmod(proc, 0600) >= 0)
-                return 0;
-        if (errno != ENOENT)
-                return -errno;
-        return chmod(path, 0600) < 0 ? -errno : 0;
-}
-
-static int create_schema(Store *s) {
-        int64_t version, objects;
-        int r;
-
-        r = begin(s, DURABILITY_FULL);
-        if (r < 0)
-                return r;
-        /* Another process may have created the schema while we waited for the lock. */
-        r = query_int(s, "PRAGMA user_version", &version);
-        if (r >= 0 && version == 0) {
-                r = query_int(s, "SELECT count(*) FROM sqlite_master", &objects);
-                if (r >= 0 && objects != 0)
-                        r = -EBADMSG;
-                if (r >= 0)
-                        r = exec(s, schema_v1);
-        }
-        return end(s, r);
 }
 
 int store_open(const char *path, Store **ret, char **ret_error) {
@@ -295,6 +348,12 @@ int store_open(const char *path, Store **ret, char **ret_error) {
                 set_error(ret_error, "%s: is not a regular file (a symlink or special file?); move it away", path);
                 return S_ISLNK(st.st_mode) ? -ELOOP : -EINVAL;
         }
+        if (st.st_size == 0) {
+                set_error(ret_error, "%s: is empty (0 bytes): it was truncated, and every tenant and token it held is lost; "
+                          "restore it from a backup, or remove it to start afresh (tenants of vfbroker.conf come back "
+                          "with new tokens)", path);
+                return -EBADMSG;
+        }
 
         s = calloc(1, sizeof(Store));
         if (!s)
@@ -317,7 +376,7 @@ int store_open(const char *path, Store **ret, char **ret_error) {
                 goto fail;
         }
         sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MSEC_DEFAULT);
+        sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MSEC);
 
         /* Reading only until the file has proven to be ours and current: a
          * newer or foreign database must stay byte for byte as it was. */
@@ -332,7 +391,10 @@ int store_open(const char *path, Store **ret, char **ret_error) {
                 goto fail;
         }
         if (r < 0) {
-                set_error(ret_error, "%s: cannot read the schema version: %s", path, sqlite3_errmsg(s->db));
+                char hint[PATH_MAX + 64];
+
+                set_error(ret_error, "%s: cannot read the schema version: %s%s", path, sqlite3_errmsg(s->db),
+                          space_hint(path, hint));
                 goto fail;
         }
         if (version > STORE_SCHEMA_VERSION) {
@@ -381,14 +443,14 @@ int store_open(const char *path, Store **ret, char **ret_error) {
                 }
         }
 
+        /* vfbrokerd writes the schema before a file gets this name: version 0
+         * is somebody else's database. */
         if (version == 0) {
                 r = query_int(s, "SELECT count(*) FROM sqlite_master", &objects);
-                if (r >= 0 && objects != 0)
-                        r = -EBADMSG;
-                if (r < 0) {
-                        set_error(ret_error, "%s: is an SQLite database but not a vfbroker state database; move it away", path);
-                        goto fail;
-                }
+                r = -EBADMSG;
+                set_error(ret_error, "%s: is an SQLite database but not a vfbroker state database%s; move it away", path,
+                          objects == 0 ? " (it has no tables)" : "");
+                goto fail;
         }
 
         r = exec(s, "PRAGMA foreign_keys=ON");
@@ -404,18 +466,18 @@ int store_open(const char *path, Store **ret, char **ret_error) {
                                 r = -EIO;
                 }
         }
+        /* The WAL stays small: durable changes are checkpointed at once, and
+         * leases at least every 256 pages; a checkpoint truncates it to 1 MiB. */
+        if (r >= 0)
+                r = exec(s, "PRAGMA wal_autocheckpoint=256");
+        if (r >= 0)
+                r = exec(s, "PRAGMA journal_size_limit=1048576");
         if (r < 0) {
-                set_error(ret_error, "%s: cannot switch to WAL journal mode: %s", path, sqlite3_errmsg(s->db));
-                goto fail;
-        }
+                char hint[PATH_MAX + 64];
 
-        if (version == 0) {
-                r = create_schema(s);
-                if (r < 0) {
-                        set_error(ret_error, "%s: cannot create the schema: %s", path,
-                                  r == -EBADMSG ? "another program wrote tables into it" : sqlite3_errmsg(s->db));
-                        goto fail;
-                }
+                set_error(ret_error, "%s: cannot switch to WAL journal mode: %s%s", path, sqlite3_errmsg(s->db),
+                          space_hint(path, hint));
+                goto fail;
         }
 
         if ((st.st_mode & 07777) != 0600) {
@@ -444,30 +506,14 @@ Store *store_free(Store *s) {
         return NULL;
 }
 
-int store_set_busy_timeout(Store *s, unsigned msec) {
-        if (!s || msec > STORE_BUSY_TIMEOUT_MSEC_MAX)
-                return -EINVAL;
-        return sqlite3_busy_timeout(s->db, (int) msec) == SQLITE_OK ? 0 : -EIO;
-}
-
-int store_get_synchronous(Store *s) {
-        int64_t v;
-        int r;
-
-        if (!s)
-                return -EINVAL;
-        r = query_int(s, "PRAGMA synchronous", &v);
-        return r < 0 ? r : (int) v;
-}
-
 /* ---- tenants ---- */
 
 static int check_tenant(const StoreTenant *t) {
         if (!t || !tenant_name_is_valid(t->name))
                 return -EINVAL;
-        if (t->quota < 1 || t->quota > STORE_QUOTA_MAX)
+        if (t->quota < 1 || t->quota > TENANT_QUOTA_MAX)
                 return -EINVAL;
-        if (t->n_uids > STORE_IDS_MAX || t->n_gids > STORE_IDS_MAX)
+        if (t->n_uids > TENANT_IDS_MAX || t->n_gids > TENANT_IDS_MAX)
                 return -E2BIG;
         if ((t->n_uids > 0 && !t->uids) || (t->n_gids > 0 && !t->gids))
                 return -EINVAL;
@@ -539,10 +585,10 @@ int store_tenant_update_rules(Store *s, const StoreTenant *t) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL, *du = NULL, *dg = NULL;
         int r;
 
-        if (!s || !t || !tenant_name_is_valid(t->name) || t->quota < 1 || t->quota > STORE_QUOTA_MAX ||
+        if (!s || !t || !tenant_name_is_valid(t->name) || t->quota < 1 || t->quota > TENANT_QUOTA_MAX ||
             (t->n_uids > 0 && !t->uids) || (t->n_gids > 0 && !t->gids))
                 return -EINVAL;
-        if (t->n_uids > STORE_IDS_MAX || t->n_gids > STORE_IDS_MAX)
+        if (t->n_uids > TENANT_IDS_MAX || t->n_gids > TENANT_IDS_MAX)
                 return -E2BIG;
 
         r = begin(s, DURABILITY_FULL);
@@ -1019,15 +1065,3 @@ int store_lease_list(Store *s, StoreLease **ret, size_t *ret_n) {
         return 0;
 }
 
-unsigned store_lease_count_for_tenant(Store *s, const char *tenant) {
-        int64_t n = 0;
-
-        if (!s)
-                return UINT_MAX;
-        if (!tenant_name_is_valid(tenant))
-                return 0;
-        /* A quota check must not grant because the store could not be read. */
-        if (count_leases(s, tenant, &n) < 0 || n < 0 || n >= UINT_MAX)
-                return UINT_MAX;
-        return (unsigned) n;
-}

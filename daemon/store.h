@@ -15,10 +15,9 @@
 
 #define STORE_SCHEMA_VERSION 1
 
-/* How long a write waits for another connection's write lock before it
- * fails with -EBUSY. */
-#define STORE_BUSY_TIMEOUT_MSEC_DEFAULT 5000u
-#define STORE_BUSY_TIMEOUT_MSEC_MAX 600000u
+/* How long a write waits for another connection's write lock (an admin's
+ * sqlite3, say) before it fails with -EBUSY. */
+#define STORE_BUSY_TIMEOUT_MSEC 5000u
 
 typedef struct Store Store;
 
@@ -59,14 +58,9 @@ typedef struct StoreLease {
 int store_open(const char *path, Store **ret, char **ret_error);
 Store *store_free(Store *s);
 
-/* Sets the busy timeout (0..STORE_BUSY_TIMEOUT_MSEC_MAX ms). */
-int store_set_busy_timeout(Store *s, unsigned msec);
-/* The connection's current PRAGMA synchronous (0 OFF, 1 NORMAL, 2 FULL,
- * 3 EXTRA): after a write, the level that write committed with. For tests
- * and diagnostics; writes choose their level themselves. */
-int store_get_synchronous(Store *s);
 
-/* Tenants. Durable (synchronous=FULL). */
+/* Tenants. Durable: fsync'd and checkpointed into the main file before
+ * the call returns, so a damaged WAL cannot take them. */
 int store_tenant_add(Store *s, const StoreTenant *t);                  /* -EEXIST */
 int store_tenant_update_rules(Store *s, const StoreTenant *t);         /* quota, uids, gids, from_config; -ENOENT */
 int store_tenant_set_token(Store *s, const char *name, const Token *t); /* -ENOENT */
@@ -87,9 +81,6 @@ int store_lease_add(Store *s, const StoreLease *l);   /* -EEXIST if the VF or id
 int store_lease_remove(Store *s, const char *id);     /* -ENOENT */
 int store_lease_list(Store *s, StoreLease **ret, size_t *ret_n); /* array of structs */
 void store_lease_list_free(StoreLease *l, size_t n);
-/* Fails closed: UINT_MAX if the store cannot be read, so a quota check
- * refuses rather than grants. 0 for a name that is not a valid tenant name. */
-unsigned store_lease_count_for_tenant(Store *s, const char *tenant);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(StoreTenant *, store_tenant_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(StorePf *, store_pf_free)

@@ -188,10 +188,6 @@ int vfio_open_pf_with_token(Vfio *v, unsigned iommu_group, const char *bdf, cons
         return 0;
 }
 
-int vfio_open_pf(Vfio *v, unsigned iommu_group, const char *bdf, int *ret_device_fd) {
-        return vfio_open_pf_with_token(v, iommu_group, bdf, NULL, ret_device_fd);
-}
-
 int vfio_set_vf_token(int pf_device_fd, const Token *token) {
         /* struct vfio_device_feature ends in a flexible array: the UUID follows
          * it in one buffer, aligned for the header. */

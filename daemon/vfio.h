@@ -32,11 +32,9 @@ Vfio *vfio_free(Vfio *v);
 int vfio_check_available(Vfio *v);
 
 /* Opens the PF through VFIO (new container, the group, type1v2 IOMMU, device
- * fd). Returns the device fd, which keeps group and container alive. Without
- * a token the kernel refuses the PF (EACCES) while any of its VFs is open. */
-int vfio_open_pf(Vfio *v, unsigned iommu_group, const char *bdf, int *ret_device_fd);
-/* The same, opening the PF by "BDF vf_token=UUID": while no VF is open this
- * also SETS the PF's VF token; while VFs are open the token must match. */
+ * fd) by "BDF vf_token=UUID": while no VF is open this also SETS the PF's VF
+ * token; while VFs are open the token must match (EACCES otherwise). The
+ * device fd keeps group and container alive. */
 int vfio_open_pf_with_token(Vfio *v, unsigned iommu_group, const char *bdf, const Token *token,
                             int *ret_device_fd);
 /* VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PCI_VF_TOKEN on the PF fd.

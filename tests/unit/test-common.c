@@ -14,22 +14,15 @@
 
 /* ---- strv ---- */
 
-Test(strv, length_and_contains) {
+Test(strv, length) {
         char *l[] = { (char *) "a", (char *) "bc", (char *) "", NULL };
 
         cr_assert_eq(strv_length(NULL), 0);
         cr_assert_eq(strv_length(l), 3);
-        cr_assert(strv_contains(l, "a"));
-        cr_assert(strv_contains(l, "bc"));
-        cr_assert(strv_contains(l, ""));
-        cr_assert_not(strv_contains(l, "b"));
-        cr_assert_not(strv_contains(l, "bcd"));
-        cr_assert_not(strv_contains(NULL, "a"));
-        cr_assert_not(strv_contains(l, NULL));
 }
 
-Test(strv, extend_and_copy) {
-        _cleanup_strv_free_ char **l = NULL, **c = NULL, **e = NULL;
+Test(strv, extend) {
+        _cleanup_strv_free_ char **l = NULL;
         char buf[8];
 
         for (int i = 0; i < 100; i++) {
@@ -42,24 +35,12 @@ Test(strv, extend_and_copy) {
         cr_assert_str_eq(l[99], "x99");
         cr_assert_eq(strv_extend(&l, NULL), -EINVAL);
         cr_assert_eq(strv_length(l), 100);
-
-        c = strv_copy(l);
-        cr_assert_not_null(c);
-        cr_assert_eq(strv_length(c), 100);
-        for (size_t i = 0; i < 100; i++) {
-                cr_assert_str_eq(c[i], l[i]);
-                cr_assert_neq(c[i], l[i], "copy must be deep");
-        }
-
-        e = strv_copy(NULL);
-        cr_assert_not_null(e);
-        cr_assert_null(e[0]);
 }
 
 /* ---- tokens ---- */
 
-Test(token, generate_is_random_and_round_trips) {
-        Token a, b, c;
+Test(token, generate_is_random_and_spelled_canonically) {
+        Token a, b;
         char s[TOKEN_STRING_MAX];
 
         cr_assert_eq(token_generate(&a), 0);
@@ -74,49 +55,19 @@ Test(token, generate_is_random_and_round_trips) {
         cr_assert_eq(strlen(s), 36);
         for (size_t i = 0; i < 36; i++)
                 cr_assert(s[i] == '-' || (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'));
-        cr_assert_eq(token_from_string(s, &c), 0);
-        cr_assert_eq(memcmp(a.bytes, c.bytes, TOKEN_SIZE), 0);
 }
 
-Test(token, parse_known_value) {
-        Token t = { .bytes = { 0 } };
-        char s[TOKEN_STRING_MAX];
-        static const uint8_t want[TOKEN_SIZE] = {
+Test(token, known_value_spelling) {
+        static const Token t = { .bytes = {
                 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
                 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
-        };
+        } };
+        static const Token null_token;
+        char s[TOKEN_STRING_MAX];
 
-        cr_assert_eq(token_from_string("01234567-89ab-cdef-fedc-ba9876543210", &t), 0);
-        cr_assert_eq(memcmp(t.bytes, want, TOKEN_SIZE), 0);
         cr_assert_str_eq(token_to_string(&t, s), "01234567-89ab-cdef-fedc-ba9876543210");
-
-        cr_assert_eq(token_from_string("00000000-0000-0000-0000-000000000000", &t), 0);
-        cr_assert(token_is_null(&t));
-}
-
-Test(token, refuses_everything_else) {
-        static const char *const bad[] = {
-                "",
-                "01234567-89AB-cdef-fedc-ba9876543210",    /* upper case */
-                "0123456789abcdeffedcba9876543210",        /* no dashes */
-                "{01234567-89ab-cdef-fedc-ba9876543210}",  /* braces */
-                "01234567-89ab-cdef-fedc-ba987654321",     /* 35 chars */
-                "01234567-89ab-cdef-fedc-ba98765432100",   /* 37 chars */
-                "01234567-89ab-cdef-fedc-ba987654321g",    /* not hex */
-                "0123456-789ab-cdef-fedc-ba9876543210",    /* dash moved */
-                "01234567_89ab-cdef-fedc-ba9876543210",
-                " 1234567-89ab-cdef-fedc-ba9876543210",
-                "01234567-89ab-cdef-fedc-ba9876543210 ",
-                "urn:uuid:01234567-89ab-cdef-fedc-ba9876543210",
-        };
-        Token t;
-
-        memset(&t, 0xaa, sizeof t);
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                cr_assert_eq(token_from_string(bad[i], &t), -EINVAL, "accepted \"%s\"", bad[i]);
-                cr_assert_eq(t.bytes[0], 0xaa, "output written on failure for \"%s\"", bad[i]);
-        }
-        cr_assert_eq(token_from_string(NULL, &t), -EINVAL);
+        cr_assert_not(token_is_null(&t));
+        cr_assert(token_is_null(&null_token));
 }
 
 /* ---- PCI addresses ---- */

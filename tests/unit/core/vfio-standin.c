@@ -45,10 +45,6 @@ int vfio_open_pf_with_token(Vfio *v, unsigned iommu_group, const char *bdf, cons
         return -ENOSYS;
 }
 
-int vfio_open_pf(Vfio *v, unsigned iommu_group, const char *bdf, int *ret_device_fd) {
-        return -ENOSYS;
-}
-
 int vfio_set_vf_token(int pf_device_fd, const Token *token) {
         standin_token_sets++;
         for (unsigned g = 0; g < STANDIN_GROUPS_MAX; g++)

@@ -140,10 +140,10 @@ Test(vfio, open_vf_refuses_bad_arguments_before_opening_anything) {
 Test(vfio, open_pf_no_vfio_on_host_kernel) {
         int fd = 1234;
 
-        cr_assert_eq(vfio_open_pf(vf, 12, PF, &fd), -ENOENT);
+        cr_assert_eq(vfio_open_pf_with_token(vf, 12, PF, &token, &fd), -ENOENT);
         cr_assert_eq(vfio_open_pf_with_token(vf, 12, PF, &token, &fd), -ENOENT);
         container_is_dev_null();
-        cr_assert_eq(vfio_open_pf(vf, 12, PF, &fd), -ENODEV);
+        cr_assert_eq(vfio_open_pf_with_token(vf, 12, PF, &token, &fd), -ENODEV);
         cr_assert_eq(fd, 1234, "output written on failure");
         assert_no_fd_leaked();
 }
@@ -151,9 +151,9 @@ Test(vfio, open_pf_no_vfio_on_host_kernel) {
 Test(vfio, open_pf_refuses_bad_arguments) {
         int fd = 1234;
 
-        cr_assert_eq(vfio_open_pf(vf, 12, "../../dev/sda", &fd), -EINVAL);
-        cr_assert_eq(vfio_open_pf(vf, 12, NULL, &fd), -EINVAL);
-        cr_assert_eq(vfio_open_pf(vf, 12, PF, NULL), -EINVAL);
+        cr_assert_eq(vfio_open_pf_with_token(vf, 12, "../../dev/sda", &token, &fd), -EINVAL);
+        cr_assert_eq(vfio_open_pf_with_token(vf, 12, NULL, &token, &fd), -EINVAL);
+        cr_assert_eq(vfio_open_pf_with_token(vf, 12, PF, &token, NULL), -EINVAL);
         cr_assert_eq(vfio_open_pf_with_token(vf, 12, PF, &null_token, &fd), -EINVAL);
         cr_assert_eq(fd, 1234);
         assert_no_fd_leaked();
