@@ -2,6 +2,7 @@
 /* Allocator: the VF and lease life cycle in one place: acquire (choose,
  * token, open, lease, watch, store, roll back), end, revoke, drain, restore. */
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,16 +17,18 @@
 
 struct Allocator {
         Manager *manager;               /* the PF table, store, vfio, sysfs, event loop */
+        Worker *worker;                 /* blocking kernel calls */
         sd_event_source *drain_timer;
 };
 
-int allocator_new(Manager *m, Allocator **ret) {
+int allocator_new(Manager *m, Worker *worker, Allocator **ret) {
         Allocator *a;
 
         a = calloc(1, sizeof *a);
         if (!a)
                 return -ENOMEM;
         a->manager = m;
+        a->worker = worker;
         *ret = a;
         return 0;
 }
@@ -44,7 +47,8 @@ Allocator *allocator_free(Allocator *a) {
 static int vf_refresh_draining(Vf *vf) {
         int r;
 
-        if (vf->state != VF_DRAINING)
+        /* A revocation still on its way to the kernel must not reach the next tenant. */
+        if (vf->state != VF_DRAINING || vf->revocation_pending)
                 return 0;
         r = vfio_group_is_free(vf->pf->manager->vfio, vf->iommu_group);
         if (r <= 0)
@@ -194,36 +198,123 @@ static void on_holder_exit(Lease *l, void *userdata) {
         allocator_end_lease(userdata, l, "holder exited");
 }
 
-int allocator_revoke(Allocator *a, Lease *l) {
+typedef struct Revocation {
+        Allocator *allocator;
+        Vf *vf;
+        char lease[LEASE_ID_LENGTH + 1];
+        char address[PCI_ADDRESS_MAX];
+        allocator_done_t done;
+        void *userdata;
+} Revocation;
+
+/* In the worker thread: the write may wait in the variant driver (SRCU, the
+ * reset), never on the holder. */
+static int revocation_run(void *userdata) {
+        Revocation *rv = userdata;
+
+        return sysfs_revoke_vf(rv->allocator->manager->sysfs, rv->address);
+}
+
+static void revocation_done(int result, uint64_t duration_usec, void *userdata) {
+        Revocation *rv = userdata;
+        Allocator *a = rv->allocator;
+        Vf *vf = rv->vf;
+        Lease *l = allocator_find_lease(a, rv->lease);
+
+        vf->revocation_pending = false;
+        log_info("Revocation of VF %s took %" PRIu64 " us: %s.", rv->address, duration_usec,
+                 result < 0 ? STRERROR(result) : "done");
+        if (result >= 0) {
+                if (l)
+                        allocator_end_lease(a, l, "revoked by force");
+        } else if (vf->state == VF_REVOKING)
+                vf->state = VF_LEASED;
+        /* Ended meanwhile (the holder exited): it may drain now. */
+        if (vf->state == VF_DRAINING && vf_refresh_draining(vf) <= 0)
+                allocator_schedule_drain_check(a);
+        manager_update_status(a->manager);
+        if (rv->done)
+                rv->done(result, rv->userdata);
+        free(rv);
+}
+
+int allocator_revoke(Allocator *a, Lease *l, allocator_done_t done, void *userdata) {
         Vf *vf = l->vf;
+        Revocation *rv;
         int r;
 
+        if (vf->revocation_pending)
+                return -EBUSY;
         if (!pf_has_revocation(vf->pf)) {
                 allocator_end_lease(a, l, "revoked; the holder keeps its fds until it closes them (vfio-pci cannot take them back)");
                 return 0;
         }
-        r = sysfs_revoke_vf(a->manager->sysfs, vf->address);
-        if (r < 0)
+
+        rv = calloc(1, sizeof *rv);
+        if (!rv)
+                return -ENOMEM;
+        *rv = (Revocation) { .allocator = a, .vf = vf, .done = done, .userdata = userdata };
+        snprintf(rv->lease, sizeof rv->lease, "%s", l->id);
+        snprintf(rv->address, sizeof rv->address, "%s", vf->address);
+        r = worker_submit(a->worker, revocation_run, revocation_done, rv);
+        if (r < 0) {
+                free(rv);
                 return r;
-        allocator_end_lease(a, l, "revoked by force");
+        }
+        vf->revocation_pending = true;
+        vf->state = VF_REVOKING;
+        manager_update_status(a->manager);
         return 1;
 }
 
-int allocator_revoke_tenant(Allocator *a, const char *tenant) {
+typedef struct TenantRevocation {
+        unsigned pending;
+        int result;
+        allocator_done_t done;
+        void *userdata;
+} TenantRevocation;
+
+static void tenant_revocation_step(int result, void *userdata) {
+        TenantRevocation *tr = userdata;
+
+        if (result < 0 && tr->result >= 0)
+                tr->result = result;
+        if (--tr->pending > 0)
+                return;
+        tr->done(tr->result, tr->userdata);
+        free(tr);
+}
+
+int allocator_revoke_tenant(Allocator *a, const char *tenant, allocator_done_t done, void *userdata) {
         Manager *m = a->manager;
+        TenantRevocation *tr;
         int r;
 
+        tr = calloc(1, sizeof *tr);
+        if (!tr)
+                return -ENOMEM;
+        *tr = (TenantRevocation) { .pending = 1, .done = done, .userdata = userdata };
         for (size_t i = 0; i < m->n_pfs; i++)
                 for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
-                        Lease *l = m->pfs[i]->vfs[j].lease;
+                        Vf *vf = &m->pfs[i]->vfs[j];
+                        Lease *l = vf->lease;
 
-                        if (!l || !l->active || !streq(l->tenant, tenant))
+                        if (!l || !l->active || !streq(l->tenant, tenant) || vf->revocation_pending)
                                 continue;
-                        r = allocator_revoke(a, l);
-                        if (r < 0)
-                                return r;
+                        tr->pending++;
+                        r = allocator_revoke(a, l, tenant_revocation_step, tr);
+                        if (r <= 0)
+                                tr->pending--;
+                        if (r < 0 && tr->result >= 0)
+                                tr->result = r;
                 }
-        return 0;
+        /* The one held for the loop itself. */
+        if (--tr->pending == 0) {
+                r = tr->result;
+                free(tr);
+                return r < 0 ? r : 0;
+        }
+        return 1;
 }
 
 /* ---- acquire ----------------------------------------------------------------- */
@@ -416,16 +507,70 @@ int allocator_restore(Allocator *a) {
         return 0;
 }
 
-int allocator_set_num_vfs(Allocator *a, Pf *pf, unsigned n) {
+typedef struct NumVfsChange {
+        Allocator *allocator;
+        Pf *pf;
+        char address[PCI_ADDRESS_MAX];
+        char driver[64];
+        unsigned n;
+        allocator_done_t done;
+        void *userdata;
+} NumVfsChange;
+
+/* In the worker thread: the write probes every new VF, then they bind. */
+static int num_vfs_run(void *userdata) {
+        NumVfsChange *c = userdata;
+        Sysfs *sysfs = c->allocator->manager->sysfs;
         int r;
 
+        r = sysfs_set_num_vfs(sysfs, c->address, c->n);
+        if (r < 0 || c->n == 0)
+                return r;
+        return sysfs_wait_vfs_bound(sysfs, c->address, c->driver, VF_BIND_TIMEOUT_USEC);
+}
+
+static void num_vfs_done(int result, uint64_t duration_usec, void *userdata) {
+        NumVfsChange *c = userdata;
+        Pf *pf = c->pf;
+        int r;
+
+        log_info("sriov_numvfs=%u of PF %s took %" PRIu64 " us: %s.", c->n, c->address, duration_usec,
+                 result < 0 ? STRERROR(result) : "done");
+        /* Whatever the kernel did, the table follows what exists now. */
+        r = pf_reload_vfs(pf);
+        pf->state = PF_READY;
+        if (r < 0)
+                pf_mark_broken(pf, r, "cannot read the VFs of %s after changing sriov_numvfs: %s", pf->address, STRERROR(r));
+        else
+                allocator_probe_pf(c->allocator, pf);
+        manager_update_status(c->allocator->manager);
+        c->done(result < 0 ? result : r, c->userdata);
+        free(c);
+}
+
+int allocator_set_num_vfs(Allocator *a, Pf *pf, unsigned n, allocator_done_t done, void *userdata) {
+        NumVfsChange *c;
+        int r;
+
+        if (pf->state == PF_CHANGING)
+                return -EALREADY;
         if (n > pf->total_vfs)
                 return -ERANGE;
         if (pf_any_vf_held(pf))
                 return -EBUSY;
-        r = pf_set_num_vfs(pf, n);
-        if (r < 0)
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        *c = (NumVfsChange) { .allocator = a, .pf = pf, .n = n, .done = done, .userdata = userdata };
+        snprintf(c->address, sizeof c->address, "%s", pf->address);
+        snprintf(c->driver, sizeof c->driver, "%s", pf->driver ? pf->driver : PF_DRIVER_NAME_VFIO_PCI);
+        r = worker_submit(a->worker, num_vfs_run, num_vfs_done, c);
+        if (r < 0) {
+                free(c);
                 return r;
-        allocator_probe_pf(a, pf);
+        }
+        pf->state = PF_CHANGING;
+        manager_update_status(a->manager);
         return 0;
 }

@@ -15,6 +15,7 @@
 #include "pf.h"
 #include "store.h"
 #include "vfio.h"
+#include "worker.h"
 
 typedef struct Manager Manager;
 typedef struct Allocator Allocator;
@@ -37,7 +38,8 @@ typedef struct AcquireRequest {
         uint64_t pid_start_time;
 } AcquireRequest;
 
-int allocator_new(Manager *m, Allocator **ret);
+/* worker: where blocking kernel calls run (not owned). */
+int allocator_new(Manager *m, Worker *worker, Allocator **ret);
 Allocator *allocator_free(Allocator *a);
 
 /* Leases a VF for req. 0: *ret_lease (owned by the allocator, the VF is
@@ -55,12 +57,20 @@ int allocator_acquire(Allocator *a, const AcquireRequest *req, Lease **ret_lease
 /* Ends an active lease (release, holder exit, a failed reply): drops it
  * from the store and drains its VF. A no-op on an ended lease. */
 void allocator_end_lease(Allocator *a, Lease *l, const char *why);
-/* Takes the VF back by force where the PF's driver can (1), or ends the
- * lease and leaves the VF draining until the holder lets go (0); <0 if the
- * kernel refused the revocation (the lease stays). */
-int allocator_revoke(Allocator *a, Lease *l);
-/* Revokes every active lease of tenant; stops at the first refusal. */
-int allocator_revoke_tenant(Allocator *a, const char *tenant);
+/* Called from the event loop once a revocation or an sriov_numvfs change
+ * is over: result 0 or negative errno. */
+typedef void (*allocator_done_t)(int result, void *userdata);
+
+/* Without revocation in the PF's driver: ends the lease and leaves the VF
+ * draining until the holder lets go, and returns 0 (done is not called).
+ * With it: the VF is "revoking" while the worker writes the revocation,
+ * returns 1, and done follows; on success the lease has ended, on failure
+ * the lease stays. -EBUSY if a revocation of it is under way already. */
+int allocator_revoke(Allocator *a, Lease *l, allocator_done_t done, void *userdata);
+/* Ends every active lease of tenant the same way; done once all are over,
+ * with the first failure. Returns 0 if nothing was left to wait for (done not
+ * called), 1 if done follows. */
+int allocator_revoke_tenant(Allocator *a, const char *tenant, allocator_done_t done, void *userdata);
 
 Lease *allocator_find_lease(Allocator *a, const char *id);
 /* Active leases, of one tenant or (NULL) of all. */
@@ -73,8 +83,11 @@ void allocator_probe_pf(Allocator *a, Pf *pf);
 /* Re-creates the stored leases of the last run; a lease whose holder is gone
  * ends at once. */
 int allocator_restore(Allocator *a);
-/* Rewrites sriov_numvfs. -EBUSY while a VF of pf is leased, draining or held. */
-int allocator_set_num_vfs(Allocator *a, Pf *pf, unsigned n);
+/* Rewrites sriov_numvfs in the worker, the PF "changing" meanwhile, then
+ * re-reads its VFs and calls done. -EBUSY while a VF of pf is leased,
+ * draining, revoking or held, -EALREADY while a change is under way, -ERANGE
+ * past sriov_totalvfs. */
+int allocator_set_num_vfs(Allocator *a, Pf *pf, unsigned n, allocator_done_t done, void *userdata);
 
 /* Re-checks draining VFs now and then until each is free. */
 void allocator_schedule_drain_check(Allocator *a);

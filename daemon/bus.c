@@ -28,11 +28,11 @@
 /* Limits on what a client may send. */
 #define OPTIONS_MAX 16U
 
-static void audit(int level, Client *c, const char *message_id, const char *action, const char *result,
-                  const char *tenant, const char *vf, const char *lease, const char *format, ...) _printf_(9, 10);
+static void audit_as(int level, const Identity *who, const char *message_id, const char *action, const char *result,
+                     const char *tenant, const char *vf, const char *lease, const char *format, ...) _printf_(9, 10);
 
-static void audit(int level, Client *c, const char *message_id, const char *action, const char *result,
-                  const char *tenant, const char *vf, const char *lease, const char *format, ...) {
+static void audit_as(int level, const Identity *who, const char *message_id, const char *action, const char *result,
+                     const char *tenant, const char *vf, const char *lease, const char *format, ...) {
         char msg[1024];
         va_list ap;
 
@@ -48,11 +48,13 @@ static void audit(int level, Client *c, const char *message_id, const char *acti
                           .tenant = tenant,
                           .vf = vf,
                           .lease = lease,
-                          .uid = c ? (long long) c->identity.uid : -1,
-                          .pid = c ? (long long) c->identity.pid : -1,
+                          .uid = who ? (long long) who->uid : -1,
+                          .pid = who ? (long long) who->pid : -1,
                   },
                   "%s", msg);
 }
+
+#define audit(level, c, ...) audit_as((level), &(c)->identity, __VA_ARGS__)
 
 /* Sets a named error and records the refusal. Returns what sd-bus expects from a handler. */
 static int refuse(sd_bus_error *error, Client *c, const char *action, const char *tenant,
@@ -475,6 +477,42 @@ static LeaseNames lease_names(const Lease *l) {
         return n;
 }
 
+/* A call answered once a worker job is over: RevokeLease, SetNumVFs,
+ * DeleteTenant with Force. It keeps the message, not the client, which may
+ * be gone by then (the reply then goes nowhere). */
+typedef struct Deferred {
+        Manager *manager;
+        sd_bus_message *message;
+        Identity who;                   /* uid and pid only, for the audit record */
+        LeaseNames lease;
+        char tenant[TENANT_NAME_MAX + 1];
+        Pf *pf;
+} Deferred;
+
+static Deferred *deferred_new(Client *c, sd_bus_message *m) {
+        Deferred *d = calloc(1, sizeof *d);
+
+        if (!d)
+                return NULL;
+        d->manager = c->manager;
+        d->message = sd_bus_message_ref(m);
+        d->who = (Identity) { .uid = c->identity.uid, .pid = c->identity.pid };
+        return d;
+}
+
+static void deferred_free(Deferred *d) {
+        sd_bus_message_unref(d->message);
+        free(d);
+}
+
+/* Replies to a deferred call with a failure and records it. */
+static void deferred_fail(Deferred *d, const char *action, int r, const char *what) {
+        audit_as(LOG_ERR, &d->who, LOG_MESSAGE_ID_REFUSED, action, "error", d->tenant[0] ? d->tenant : NULL,
+                 d->lease.vf[0] ? d->lease.vf : NULL, NULL, "Failed %s for uid %u pid %d: %s: %s", action,
+                 (unsigned) d->who.uid, (int) d->who.pid, what, STRERROR(r));
+        (void) sd_bus_reply_method_errorf(d->message, VFBROKER_ERROR_FAILED, "%s: %s", what, STRERROR(r));
+}
+
 static int method_release_vf(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Client *c = userdata;
         LeaseNames n;
@@ -500,9 +538,23 @@ static int method_release_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
         return sd_bus_reply_method_return(m, NULL);
 }
 
+static void on_revoked(int result, void *userdata) {
+        Deferred *d = userdata;
+
+        if (result < 0)
+                deferred_fail(d, "revoke", result, "the kernel refused to revoke the VF");
+        else {
+                audit_as(LOG_NOTICE, &d->who, LOG_MESSAGE_ID_RELEASED, "revoke", "granted", d->tenant, d->lease.vf,
+                         d->lease.id, "Lease %s of VF %s revoked by uid %u.", d->lease.id, d->lease.vf,
+                         (unsigned) d->who.uid);
+                (void) sd_bus_reply_method_return(d->message, NULL);
+        }
+        deferred_free(d);
+}
+
 static int method_revoke_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Client *c = userdata;
-        LeaseNames n;
+        Deferred *d;
         Lease *l;
         int r;
 
@@ -515,19 +567,34 @@ static int method_revoke_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         if (r == 0)
                 return 1; /* polkit is asked: the call comes back with its answer */
 
-        n = lease_names(l);
-        r = allocator_revoke(c->manager->allocator, l);
-        if (r < 0)
-                return fail(error, c, "revoke", n.tenant, r, "the kernel refused to revoke the VF");
-        audit(LOG_NOTICE, c, LOG_MESSAGE_ID_RELEASED, "revoke", r > 0 ? "granted" : "cooperative", n.tenant, n.vf, n.id,
-              "Lease %s of VF %s revoked by uid %u%s.", n.id, n.vf, (unsigned) c->identity.uid,
-              r > 0 ? "" : " (not by force: the driver cannot)");
-        if (r == 0)
-                return sd_bus_error_setf(error, VFBROKER_ERROR_NOT_SUPPORTED,
-                                         "lease %s has ended, but vfio-pci cannot take VF %s back: it stays draining until "
-                                         "pid %d closes its fds; for forced revocation bind the PF to vfbroker_vfio_pci "
-                                         "(Driver= in vfbroker.conf)", n.id, n.vf, (int) n.holder);
-        return sd_bus_reply_method_return(m, NULL);
+        d = deferred_new(c, m);
+        if (!d)
+                return -ENOMEM;
+        d->lease = lease_names(l);
+        snprintf(d->tenant, sizeof d->tenant, "%s", l->tenant);
+        r = allocator_revoke(c->manager->allocator, l, on_revoked, d);
+        if (r == -EBUSY) {
+                deferred_free(d);
+                return refuse(error, c, "revoke", l->tenant, VFBROKER_ERROR_BUSY,
+                              "lease %s is being revoked already; see 'vfbrokerctl list-leases'", l->id);
+        }
+        if (r < 0) {
+                deferred_free(d);
+                return fail(error, c, "revoke", l->tenant, r, "cannot start the revocation");
+        }
+        if (r == 0) {
+                audit(LOG_NOTICE, c, LOG_MESSAGE_ID_RELEASED, "revoke", "cooperative", d->tenant, d->lease.vf, d->lease.id,
+                      "Lease %s of VF %s revoked by uid %u (not by force: the driver cannot).", d->lease.id,
+                      d->lease.vf, (unsigned) c->identity.uid);
+                r = sd_bus_error_setf(error, VFBROKER_ERROR_NOT_SUPPORTED,
+                                      "lease %s has ended, but vfio-pci cannot take VF %s back: it stays draining until "
+                                      "pid %d closes its fds; for forced revocation bind the PF to vfbroker_vfio_pci "
+                                      "(Driver= in vfbroker.conf)", d->lease.id, d->lease.vf, (int) d->lease.holder);
+                deferred_free(d);
+                return r;
+        }
+        /* The reply follows once the variant driver has taken the VF back. */
+        return 1;
 }
 
 /* ---- tenants ----------------------------------------------------------------- */
@@ -732,6 +799,34 @@ static int read_delete_options(sd_bus_message *m, sd_bus_error *error, Client *c
         return read_options(m, c, "delete-tenant", parse_delete_option, ret_force, error);
 }
 
+static int remove_tenant(Manager *mgr, const char *name, const Identity *who) {
+        int r;
+
+        r = store_tenant_remove(mgr->store, name);
+        if (r < 0)
+                return r;
+        audit_as(LOG_INFO, who, LOG_MESSAGE_ID_TENANT, "delete-tenant", "granted", name, NULL, NULL,
+                 "Tenant '%s' deleted by uid %u.", name, (unsigned) who->uid);
+        return 0;
+}
+
+static void on_tenant_revoked(int result, void *userdata) {
+        Deferred *d = userdata;
+        int r = result;
+
+        if (r >= 0)
+                r = remove_tenant(d->manager, d->tenant, &d->who);
+        if (r == -EBUSY)
+                (void) sd_bus_reply_method_errorf(d->message, VFBROKER_ERROR_BUSY,
+                                                  "tenant '%s' still has leases in the store; release them first", d->tenant);
+        else if (r < 0)
+                deferred_fail(d, "delete-tenant", r, result < 0 ? "the kernel refused to revoke a VF of the tenant"
+                                                                 : "cannot delete the tenant");
+        else
+                (void) sd_bus_reply_method_return(d->message, NULL);
+        deferred_free(d);
+}
+
 static int method_delete_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Client *c = userdata;
         _cleanup_(store_tenant_freep) StoreTenant *t = NULL;
@@ -758,20 +853,27 @@ static int method_delete_tenant(sd_bus_message *m, void *userdata, sd_bus_error 
                 return 1; /* polkit is asked: the call comes back with its answer */
 
         if (force) {
-                r = allocator_revoke_tenant(c->manager->allocator, name);
-                if (r < 0)
+                Deferred *d = deferred_new(c, m);
+
+                if (!d)
+                        return -ENOMEM;
+                snprintf(d->tenant, sizeof d->tenant, "%s", name);
+                r = allocator_revoke_tenant(c->manager->allocator, name, on_tenant_revoked, d);
+                if (r < 0) {
+                        deferred_free(d);
                         return fail(error, c, "delete-tenant", name, r, "the kernel refused to revoke a VF of the tenant");
+                }
+                if (r > 0)
+                        return 1; /* deleted once every revocation is over */
+                deferred_free(d);
         }
 
-        r = store_tenant_remove(c->manager->store, name);
+        r = remove_tenant(c->manager, name, &c->identity);
         if (r == -EBUSY)
                 return refuse(error, c, "delete-tenant", name, VFBROKER_ERROR_BUSY,
                               "tenant '%s' still has leases in the store; release them first", name);
         if (r < 0)
                 return fail(error, c, "delete-tenant", name, r, "cannot delete the tenant");
-
-        audit(LOG_INFO, c, LOG_MESSAGE_ID_TENANT, "delete-tenant", "granted", name, NULL, NULL,
-              "Tenant '%s' deleted by uid %u.", name, (unsigned) c->identity.uid);
         return sd_bus_reply_method_return(m, NULL);
 }
 
@@ -866,6 +968,9 @@ static int read_set_num_vfs(sd_bus_message *m, sd_bus_error *error, Client *c, P
         if (!pf)
                 return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_UNKNOWN_PF,
                               "the broker owns no PF %s; see 'vfbrokerctl list-pfs'", address);
+        if (pf->state == PF_CHANGING)
+                return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_BUSY,
+                              "sriov_numvfs of PF %s is being changed already; wait for that to finish", address);
         if (pf->state != PF_READY)
                 return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_FAILED,
                               "PF %s is broken (%s); fix that and restart vfbroker", address, strna(pf->reason));
@@ -873,7 +978,7 @@ static int read_set_num_vfs(sd_bus_message *m, sd_bus_error *error, Client *c, P
                 return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
                               "PF %s supports at most %u VFs (sriov_totalvfs)", address, pf->total_vfs);
         for (unsigned i = 0; i < pf->n_vfs; i++)
-                if (pf->vfs[i].state == VF_LEASED || pf->vfs[i].state == VF_DRAINING)
+                if (pf->vfs[i].state == VF_LEASED || pf->vfs[i].state == VF_DRAINING || pf->vfs[i].state == VF_REVOKING)
                         return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_BUSY,
                                       "VF %s of PF %s is %s; wait until every VF of it is free",
                                       pf->vfs[i].address, address, vf_state_to_string(pf->vfs[i].state));
@@ -882,9 +987,23 @@ static int read_set_num_vfs(sd_bus_message *m, sd_bus_error *error, Client *c, P
         return 0;
 }
 
+static void on_num_vfs_set(int result, void *userdata) {
+        Deferred *d = userdata;
+
+        if (result < 0)
+                deferred_fail(d, "set-numvfs", result, "cannot change sriov_numvfs");
+        else {
+                audit_as(LOG_NOTICE, &d->who, LOG_MESSAGE_ID_PF_STATE, "set-numvfs", "granted", NULL, d->pf->address, NULL,
+                         "PF %s now has %u VFs (set by uid %u).", d->pf->address, d->pf->n_vfs, (unsigned) d->who.uid);
+                (void) sd_bus_reply_method_return(d->message, NULL);
+        }
+        deferred_free(d);
+}
+
 static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Client *c = userdata;
         unsigned n = 0;
+        Deferred *d;
         Pf *pf = NULL;
         int r;
 
@@ -897,17 +1016,22 @@ static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (r == 0)
                 return 1; /* polkit is asked: the call comes back with its answer */
 
-        r = allocator_set_num_vfs(c->manager->allocator, pf, n);
+        d = deferred_new(c, m);
+        if (!d)
+                return -ENOMEM;
+        d->pf = pf;
+        r = allocator_set_num_vfs(c->manager->allocator, pf, n, on_num_vfs_set, d);
+        if (r < 0)
+                deferred_free(d);
         if (r == -EBUSY)
                 return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_BUSY,
                               "a VF of PF %s is still held by some process; wait until it is closed", pf->address);
+        if (r == -EALREADY)
+                return refuse(error, c, "set-numvfs", NULL, VFBROKER_ERROR_BUSY,
+                              "sriov_numvfs of PF %s is being changed already; wait for that to finish", pf->address);
         if (r < 0)
                 return fail(error, c, "set-numvfs", NULL, r, "cannot change sriov_numvfs");
-
-        audit(LOG_NOTICE, c, LOG_MESSAGE_ID_PF_STATE, "set-numvfs", "granted", NULL, pf->address, NULL,
-              "PF %s now has %u VFs (set by uid %u).", pf->address, pf->n_vfs, (unsigned) c->identity.uid);
-        manager_update_status(c->manager);
-        return sd_bus_reply_method_return(m, NULL);
+        return 1; /* the reply follows once the VFs are there */
 }
 
 /* ---- listings --------------------------------------------------------------------- */
@@ -950,7 +1074,7 @@ static int append_pfs(sd_bus_message *reply, Client *c, sd_bus_error *error) {
                                           "Driver", "s", strempty(pf->driver),
                                           "Mode", "s", pf_mode_to_string(pf->mode),
                                           "Tenant", "s", strempty(pf->tenant),
-                                          "State", "s", pf->state == PF_READY ? "ready" : "broken",
+                                          "State", "s", pf_state_to_string(pf->state),
                                           "Reason", "s", strempty(pf->reason),
                                           "NumVFs", "u", pf->n_vfs,
                                           "TotalVFs", "u", pf->total_vfs,
@@ -1024,7 +1148,7 @@ static int append_leases(sd_bus_message *reply, Client *c, sd_bus_error *error) 
                                                   "Uid", "u", (uint32_t) l->uid,
                                                   "Pid", "u", (uint32_t) l->pid,
                                                   "Created", "t", l->created_usec,
-                                                  "State", "s", l->active ? "active" : "ended");
+                                                  "State", "s", !l->active ? "ended" : vf->state == VF_REVOKING ? "revoking" : "active");
                         if (r < 0)
                                 return r;
                 }

@@ -38,7 +38,11 @@ int manager_new(const ManagerOptions *options, Manager **ret) {
         r = sd_event_default(&m->event);
         if (r < 0)
                 return r;
-        r = allocator_new(m, &m->allocator);
+        /* Now, while threads may still be started: the sandbox allows none. */
+        r = worker_new(m->event, &m->worker);
+        if (r < 0)
+                return r;
+        r = allocator_new(m, m->worker, &m->allocator);
         if (r < 0)
                 return r;
 
@@ -50,6 +54,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
+        /* First: the jobs' completions reply to their callers and need the rest. */
+        m->worker = worker_free(m->worker);
         while (m->clients)
                 client_free(m->clients);
         for (size_t i = 0; i < m->n_pfs; i++)

@@ -15,6 +15,7 @@
 #include "store.h"
 #include "sysfs.h"
 #include "vfio.h"
+#include "worker.h"
 
 typedef struct ManagerOptions {
         const char *config_file;
@@ -35,6 +36,7 @@ struct Manager {
         Vfio *vfio;
         Polkit *polkit;
         Allocator *allocator;           /* the VF and lease life cycle */
+        Worker *worker;                 /* the thread for kernel calls that may block */
 
         Pf **pfs;
         size_t n_pfs;

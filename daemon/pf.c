@@ -12,14 +12,24 @@
 #include "pf.h"
 #include "strv.h"
 
-#define VF_BIND_TIMEOUT_USEC (10ULL * 1000 * 1000)
 
 static const char *const vf_state_table[_VF_STATE_MAX] = {
         [VF_FREE] = "free",
         [VF_LEASED] = "leased",
         [VF_DRAINING] = "draining",
         [VF_BROKEN] = "broken",
+        [VF_REVOKING] = "revoking",
 };
+
+static const char *const pf_state_table[] = {
+        [PF_READY] = "ready",
+        [PF_BROKEN] = "broken",
+        [PF_CHANGING] = "changing",
+};
+
+const char *pf_state_to_string(PfState s) {
+        return s >= 0 && s < (int) ELEMENTSOF(pf_state_table) ? pf_state_table[s] : NULL;
+}
 
 const char *vf_state_to_string(VfState s) {
         return s >= 0 && s < _VF_STATE_MAX ? vf_state_table[s] : NULL;
@@ -224,7 +234,8 @@ static int pf_read_vfs(Pf *pf) {
 
 bool pf_any_vf_held(Pf *pf) {
         for (unsigned i = 0; i < pf->n_vfs; i++) {
-                if (pf->vfs[i].state == VF_LEASED || pf->vfs[i].state == VF_DRAINING)
+                if (pf->vfs[i].state == VF_LEASED || pf->vfs[i].state == VF_DRAINING ||
+                    pf->vfs[i].state == VF_REVOKING)
                         return true;
                 if (pf->vfs[i].state == VF_BROKEN)
                         continue;
@@ -412,20 +423,7 @@ int pf_setup(Pf *pf, int stored_fd) {
         return 0;
 }
 
-int pf_set_num_vfs(Pf *pf, unsigned n) {
-        Manager *m = pf->manager;
-        int r;
-
-        if (n > pf->total_vfs)
-                return -ERANGE;
-        r = sysfs_set_num_vfs(m->sysfs, pf->address, n);
-        if (r < 0)
-                return r;
-        if (n > 0) {
-                r = sysfs_wait_vfs_bound(m->sysfs, pf->address, pf->driver ? pf->driver : "vfio-pci", VF_BIND_TIMEOUT_USEC);
-                if (r < 0)
-                        return r;
-        }
+int pf_reload_vfs(Pf *pf) {
         return pf_read_vfs(pf);
 }
 

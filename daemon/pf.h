@@ -22,6 +22,7 @@ typedef enum VfState {
         VF_LEASED,
         VF_DRAINING,   /* lease ended, but some process still holds the group */
         VF_BROKEN,
+        VF_REVOKING,   /* leased, and the variant driver is taking it back */
         _VF_STATE_MAX,
 } VfState;
 
@@ -33,15 +34,20 @@ typedef struct Vf {
         int numa_node;
         VfState state;
         Lease *lease;                   /* while leased (and while draining, if known) */
+        bool revocation_pending;        /* a revocation job has not finished: never free meanwhile */
 } Vf;
 
 typedef enum PfState {
         PF_READY,
         PF_BROKEN,
+        PF_CHANGING,   /* sriov_numvfs is being rewritten: no VF is offered */
 } PfState;
 
 #define PF_DRIVER_NAME_VFIO_PCI "vfio-pci"
 #define PF_DRIVER_NAME_KMOD "vfbroker_vfio_pci"
+
+/* How long new VFs may take to bind to the PF's driver. */
+#define VF_BIND_TIMEOUT_USEC (10ULL * 1000 * 1000)
 
 /* Upper bound on VFs per PF: PCIe allows more, no SR-IOV device we target has more. */
 #define PF_VFS_MAX 256U
@@ -75,9 +81,9 @@ void pf_mark_broken(Pf *pf, int error, const char *format, ...) _printf_(3, 4);
 int pf_apply_token(Pf *pf);
 /* The token VFs of this PF are opened with (pool secret or owner's token). */
 int pf_get_token(Pf *pf, Token *ret);
-/* Rewrites sriov_numvfs and re-reads the VFs (all free or broken). The
- * caller (the Allocator) checks first that no VF is held. */
-int pf_set_num_vfs(Pf *pf, unsigned n);
+/* Re-reads the PF's VFs after sriov_numvfs changed (all free or broken). */
+int pf_reload_vfs(Pf *pf);
+const char *pf_state_to_string(PfState s);
 /* A VF is leased, draining, or its group does not open (held outside the broker). */
 bool pf_any_vf_held(Pf *pf);
 unsigned pf_count_vfs(const Pf *pf, VfState state);

@@ -7,6 +7,8 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +42,9 @@ static void setup(void) {
         snprintf(path, sizeof path, "%s/state.db", dir);
         cr_assert(store_open(path, &m->store, &error) >= 0, "%s", error);
         cr_assert(vfio_new("/dev", &m->vfio) >= 0);
-        cr_assert(allocator_new(m, &m->allocator) >= 0);
+        cr_assert(sysfs_new(dir, &m->sysfs) >= 0);
+        cr_assert(worker_new(m->event, &m->worker) >= 0);
+        cr_assert(allocator_new(m, m->worker, &m->allocator) >= 0);
         a = m->allocator;
         cr_assert(store_tenant_add(m->store, &tenant) >= 0);
 
@@ -57,9 +61,22 @@ static void setup(void) {
         m->n_pfs = 1;
 }
 
+static char fifo_path[512];
+
 static void teardown(void) {
         char cmd[300];
 
+        /* A failed test may leave the worker in a FIFO write: let it through. */
+        if (fifo_path[0]) {
+                int fd = open(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+                char buf[64];
+
+                for (int i = 0; fd >= 0 && i < 50 && read(fd, buf, sizeof buf) <= 0; i++)
+                        usleep(10 * 1000);
+                if (fd >= 0)
+                        close(fd);
+                fifo_path[0] = '\0';
+        }
         manager_free(m);
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         (void) system(cmd);
@@ -340,7 +357,7 @@ Test(allocator, revoke_without_the_variant_driver_ends_the_lease_only) {
         Lease *l = acquire_ok(getpid());
 
         standin_groups[0].held = 1;
-        cr_assert_eq(allocator_revoke(a, l), 0);
+        cr_assert_eq(allocator_revoke(a, l, NULL, NULL), 0);
         cr_assert_not(l->active);
         cr_assert_eq(vf_n(0)->state, VF_DRAINING);
         cr_assert_eq(stored_leases(), 0);
@@ -398,9 +415,187 @@ Test(allocator, probe_drains_held_and_breaks_unusable_groups) {
 }
 
 Test(allocator, sriov_numvfs_is_not_touched_while_a_vf_is_held) {
+        m->pfs[0]->total_vfs = 8;
         acquire_ok(getpid());
-        cr_assert_eq(allocator_set_num_vfs(a, m->pfs[0], 0), -EBUSY);
-        cr_assert_eq(allocator_set_num_vfs(a, m->pfs[0], 99), -ERANGE);
+        cr_assert_eq(allocator_set_num_vfs(a, m->pfs[0], 0, NULL, NULL), -EBUSY);
+        cr_assert_eq(allocator_set_num_vfs(a, m->pfs[0], 99, NULL, NULL), -ERANGE);
+}
+
+/* ---- blocking kernel calls run in the worker; the loop goes on ------------- */
+
+/* A sysfs attribute of the fixture as a FIFO: a write to it blocks until the
+ * test opens it for reading, which stands for a kernel call that takes its time. */
+static void make_fifo_attr(const char *bdf, const char *attr, char path[static 512]) {
+        char cmd[600];
+
+        snprintf(path, 512, "%s/sys/bus/pci/devices/%s", dir, bdf);
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+        cr_assert_eq(system(cmd), 0);
+        snprintf(path, 512, "%s/sys/bus/pci/devices/%s/%s", dir, bdf, attr);
+        cr_assert_eq(mkfifo(path, 0600), 0);
+        snprintf(fifo_path, sizeof fifo_path, "%s", path);
+}
+
+/* Lets the pending write through and returns what was written. */
+static void release_fifo(const char *path, char *buf, size_t size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t k;
+
+        cr_assert(fd >= 0);
+        k = read(fd, buf, size - 1);
+        buf[k > 0 ? k : 0] = '\0';
+        close(fd);
+}
+
+static int on_done(int result, void *userdata) {
+        int *out = userdata;
+
+        *out = result;
+        return 0;
+}
+
+static void done_cb(int result, void *userdata) {
+        (void) on_done(result, userdata);
+}
+
+static int ticks;
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        ticks++;
+        return sd_event_source_set_time_relative(s, 10 * 1000) < 0 ? 0 : sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+Test(allocator, revocation_waits_in_the_worker_not_in_the_loop) {
+        char attr[512], written[16];
+        sd_event_source *tick = NULL;
+        Lease *l = acquire_ok(getpid());
+        char id[LEASE_ID_LENGTH + 1];
+        int result = 1;
+
+        free(m->pfs[0]->driver);
+        m->pfs[0]->driver = strdup(PF_DRIVER_NAME_KMOD);
+        make_fifo_attr(vf_n(0)->address, "vfbroker_revoke", attr);
+        snprintf(id, sizeof id, "%s", l->id);
+
+        cr_assert_eq(allocator_revoke(a, l, done_cb, &result), 1);
+        cr_assert_eq(vf_n(0)->state, VF_REVOKING);
+        cr_assert_eq(allocator_revoke(a, l, done_cb, &result), -EBUSY, "a second revocation was started");
+
+        /* The write is stuck in the "kernel"; the loop must go on meanwhile. */
+        ticks = 0;
+        cr_assert(sd_event_add_time_relative(m->event, &tick, CLOCK_MONOTONIC, 10 * 1000, 0, on_tick, NULL) >= 0);
+        for (int i = 0; i < 20; i++)
+                cr_assert(sd_event_run(m->event, 20 * 1000) >= 0);
+        cr_assert_geq(ticks, 5, "the event loop stalled while a revocation was written (%d ticks)", ticks);
+        cr_assert_eq(result, 1, "the revocation finished before the kernel let it");
+        cr_assert_not_null(allocator_find_lease(a, id), "the lease ended before the revocation was done");
+
+        release_fifo(attr, written, sizeof written);
+        for (int i = 0; i < 100 && result == 1; i++)
+                cr_assert(sd_event_run(m->event, 20 * 1000) >= 0);
+        cr_assert_eq(result, 0);
+        cr_assert_str_eq(written, "1\n");
+        cr_assert_null(allocator_find_lease(a, id));
+        cr_assert_eq(vf_n(0)->state, VF_FREE);
+        sd_event_source_disable_unref(tick);
+}
+
+/* A holder that exits while its VF is being revoked must not free the VF
+ * before the revocation reached the kernel: the next tenant would get it. */
+Test(allocator, a_vf_under_revocation_is_never_free) {
+        char attr[512], written[16];
+        int release, result = 1;
+        pid_t child = spawn_holder(&release);
+        Lease *l = acquire_ok(child);
+        AcquireRequest req = request_for(getpid());
+        VfioVfFds fds = VFIO_VF_FDS_NULL;
+        Lease *other = NULL;
+
+        free(m->pfs[0]->driver);
+        m->pfs[0]->driver = strdup(PF_DRIVER_NAME_KMOD);
+        make_fifo_attr(vf_n(0)->address, "vfbroker_revoke", attr);
+        /* The variant driver's per-VF token attribute, written at the next acquire. */
+        for (unsigned i = 0; i < N_VFS; i++) {
+                char tok[600];
+
+                snprintf(tok, sizeof tok, "%s/sys/bus/pci/devices/%s/vfbroker_token", dir, vf_n(i)->address);
+                if (i > 0) {
+                        char mk[700];
+
+                        snprintf(mk, sizeof mk, "mkdir -p '%s/sys/bus/pci/devices/%s'", dir, vf_n(i)->address);
+                        cr_assert_eq(system(mk), 0);
+                }
+                FILE *t = fopen(tok, "we");
+                cr_assert_not_null(t);
+                fclose(t);
+        }
+        cr_assert_eq(allocator_revoke(a, l, done_cb, &result), 1);
+
+        close(release);
+        waitpid(child, NULL, 0);
+        for (int i = 0; i < 20; i++)
+                cr_assert(sd_event_run(m->event, 20 * 1000) >= 0);
+        cr_assert_neq(vf_n(0)->state, VF_FREE, "the VF came back free with its revocation still pending");
+        int r = allocator_acquire(a, &req, &other, &fds);
+        cr_assert_eq(r, 0, "acquire returned %d", r);
+        cr_assert_neq(other->vf, vf_n(0), "a VF under revocation was leased again");
+        vfio_vf_fds_close(&fds);
+
+        release_fifo(attr, written, sizeof written);
+        for (int i = 0; i < 100 && (result == 1 || vf_n(0)->state != VF_FREE); i++)
+                cr_assert(sd_event_run(m->event, 20 * 1000) >= 0);
+        cr_assert_eq(result, 0);
+        cr_assert_eq(vf_n(0)->state, VF_FREE);
+}
+
+/* The change waits in the worker until the new VF is bound, as the kernel
+ * binds VFs some time after sriov_numvfs was written; the test binds it. */
+Test(allocator, sriov_numvfs_is_written_in_the_worker_and_the_pf_says_so) {
+        char pf_dir[512], cmd[1600], value[16];
+        AcquireRequest req = request_for(getpid());
+        VfioVfFds fds = VFIO_VF_FDS_NULL;
+        Lease *l = NULL;
+        int result = 1, ticks_before;
+        sd_event_source *tick = NULL;
+        FILE *f;
+
+        m->pfs[0]->total_vfs = 8;
+        snprintf(pf_dir, sizeof pf_dir, "%s/sys/bus/pci/devices/%s", dir, m->pfs[0]->address);
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' '%s/sys/bus/pci/drivers/vfio-pci' && echo 0 > '%s/sriov_numvfs'",
+                 pf_dir, dir, pf_dir);
+        cr_assert_eq(system(cmd), 0);
+
+        int r = allocator_set_num_vfs(a, m->pfs[0], 1, done_cb, &result);
+        cr_assert_eq(r, 0, "set_num_vfs returned %d", r);
+        cr_assert_eq(m->pfs[0]->state, PF_CHANGING);
+        cr_assert_str_eq(pf_state_to_string(m->pfs[0]->state), "changing");
+        cr_assert_eq(allocator_set_num_vfs(a, m->pfs[0], 1, done_cb, &result), -EALREADY);
+
+        ticks = 0;
+        cr_assert(sd_event_add_time_relative(m->event, &tick, CLOCK_MONOTONIC, 10 * 1000, 0, on_tick, NULL) >= 0);
+        for (int i = 0; i < 20; i++)
+                cr_assert(sd_event_run(m->event, 20 * 1000) >= 0);
+        ticks_before = ticks;
+        cr_assert_geq(ticks_before, 5, "the event loop stalled while sriov_numvfs was changed (%d ticks)", ticks_before);
+        cr_assert_eq(result, 1, "the change finished before the VF was bound");
+        cr_assert_eq(allocator_acquire(a, &req, &l, &fds), ACQUIRE_NO_FREE_VF, "a VF of a changing PF was leased");
+        f = fopen(strcat(strcpy(cmd, pf_dir), "/sriov_numvfs"), "re");
+        cr_assert_not_null(f);
+        cr_assert_not_null(fgets(value, sizeof value, f));
+        fclose(f);
+        cr_assert_eq(atoi(value), 1);
+
+        /* The "kernel" binds the new VF. */
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s/sys/bus/pci/devices' && mkdir -p 0000:01:00.7 && ln -s ../../../bus/pci/drivers/vfio-pci 0000:01:00.7/driver"
+                 " && ln -s ../0000:01:00.7 '%s/virtfn0'", dir, pf_dir);
+        cr_assert_eq(system(cmd), 0);
+        for (int i = 0; i < 200 && result == 1; i++)
+                cr_assert(sd_event_run(m->event, 20 * 1000) >= 0);
+        cr_assert_eq(result, 0, "result %d", result);
+        cr_assert_eq(m->pfs[0]->state, PF_READY);
+        cr_assert_eq(m->pfs[0]->n_vfs, 1, "the VFs were not read again (%u)", m->pfs[0]->n_vfs);
+        cr_assert_str_eq(m->pfs[0]->vfs[0].address, "0000:01:00.7");
+        sd_event_source_disable_unref(tick);
 }
 
 /* The Lease object itself. */
