@@ -197,9 +197,27 @@ static void append_env(const char *name, const char *value) {
         setenv(name, buf, 1);
 }
 
+/* Time pid has run on a CPU so far, in µs (/proc/PID/schedstat, in ns):
+ * unlike the wall clock, the other load on the machine does not change it. */
+static double cpu_us(pid_t pid) {
+        char path[64];
+        unsigned long long ns = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/schedstat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        if (fscanf(f, "%llu", &ns) != 1)
+                ns = 0;
+        fclose(f);
+        return (double) ns / 1e3;
+}
+
 /* Starts vfbrokerd on config dir conf (vfbroker.conf + vfbroker.conf.d) and
- * state dir state; returns the microseconds from fork() to READY=1. */
-static double daemon_start(Daemon *d, const char *conf, const char *state, const char *tag) {
+ * state dir state; returns the microseconds from fork() to READY=1, and in
+ * *ret_cpu_us the CPU time the daemon used until then. */
+static double daemon_start(Daemon *d, const char *conf, const char *state, const char *tag, double *ret_cpu_us) {
         char a[8][PATH_MAX], notify_path[PATH_MAX];
         double t0, t;
         int status;
@@ -247,8 +265,12 @@ static double daemon_start(Daemon *d, const char *conf, const char *state, const
                 struct pollfd p = { .fd = d->notify_fd, .events = POLLIN };
                 int k = poll(&p, 1, 50);
 
-                if (k > 0 && notify_drain(d->notify_fd))
-                        return now_us() - t0;
+                if (k > 0 && notify_drain(d->notify_fd)) {
+                        t = now_us() - t0;
+                        if (ret_cpu_us)
+                                *ret_cpu_us = cpu_us(d->pid);
+                        return t;
+                }
                 if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
                         print_log_tail(d);
                         die("vfbrokerd exited during start-up (status 0x%x)", (unsigned) status);
@@ -472,6 +494,7 @@ static void write_config(const char *conf, unsigned n_pfs) {
 typedef struct SizeResult {
         unsigned n_pfs;
         double ready_us;
+        double cpu_us;
         double list_us;
         size_t reply_bytes;
         long mem_idle_kb, mem_one_kb, mem_after_kb;
@@ -480,12 +503,13 @@ typedef struct SizeResult {
 static void bench_size(SizeResult *res) {
         char conf[PATH_MAX], state[PATH_MAX], tag[32];
         double *ready = calloc(arg_runs, sizeof(double));
+        double *cpu = calloc(arg_runs, sizeof(double));
         double *lists = calloc(arg_lists, sizeof(double));
         Daemon d = { .notify_fd = -1 };
         size_t size = 0;
         int fd;
 
-        if (!ready || !lists)
+        if (!ready || !cpu || !lists)
                 die("out of memory");
         snprintf(tag, sizeof tag, "%u", res->n_pfs);
         pathf(conf, "%s/conf-%u", bench_dir, res->n_pfs);
@@ -493,15 +517,16 @@ static void bench_size(SizeResult *res) {
         write_config(conf, res->n_pfs);
 
         /* The first start creates state.db and every PF's token: not counted. */
-        (void) daemon_start(&d, conf, state, tag);
+        (void) daemon_start(&d, conf, state, tag, NULL);
         daemon_stop(&d);
         for (unsigned r = 0; r < arg_runs; r++) {
-                ready[r] = daemon_start(&d, conf, state, tag);
+                ready[r] = daemon_start(&d, conf, state, tag, &cpu[r]);
                 daemon_stop(&d);
         }
         res->ready_us = median(ready, arg_runs);
+        res->cpu_us = median(cpu, arg_runs);
 
-        (void) daemon_start(&d, conf, state, tag);
+        (void) daemon_start(&d, conf, state, tag, NULL);
         fd = dbus_connect(d.socket_path);
         (void) notify_drain(d.notify_fd);
         res->mem_idle_kb = private_dirty_kb(d.pid);
@@ -517,6 +542,7 @@ static void bench_size(SizeResult *res) {
         close(fd);
         daemon_stop(&d);
         free(ready);
+        free(cpu);
         free(lists);
 }
 
@@ -624,7 +650,7 @@ int main(int argc, char *argv[]) {
         SizeResult res[SIZES_MAX] = { { 0 } };
         unsigned max_pfs = 0;
         char tree[PATH_MAX];
-        double t0, base_us = -1;
+        double t0, base_cpu_us = -1;
         struct stat st;
         int c, r;
 
@@ -694,21 +720,25 @@ int main(int argc, char *argv[]) {
                 res[i].n_pfs = arg_sizes[i];
                 bench_size(&res[i]);
                 if (res[i].n_pfs == 0)
-                        base_us = res[i].ready_us;
+                        base_cpu_us = res[i].cpu_us;
         }
 
-        printf("start-up: fork+exec to READY=1 on NOTIFY_SOCKET, median of %u runs (after one unmeasured first start)\n",
+        printf("start-up: fork+exec to READY=1 on NOTIFY_SOCKET (wall clock), and the daemon's CPU time until then\n"
+               "(/proc/PID/schedstat), medians of %u runs after one unmeasured first start\n",
                arg_runs);
-        printf("%6s %7s %10s %8s %16s\n", "PFs", "VFs", "ready ms", "us/VF", "us/VF over 0 PFs");
+        printf("%6s %7s %10s %8s %10s %8s %10s\n", "PFs", "VFs", "ready ms", "us/VF", "cpu ms", "us/VF", "cpu-0 us/VF");
         for (size_t i = 0; i < arg_n_sizes; i++) {
                 unsigned vfs = res[i].n_pfs * arg_vfs;
 
-                printf("%6u %7u %10.1f", res[i].n_pfs, vfs, res[i].ready_us / 1e3);
-                if (vfs > 0) {
-                        printf(" %8.2f", res[i].ready_us / vfs);
-                        if (base_us >= 0)
-                                printf(" %16.2f", (res[i].ready_us - base_us) / vfs);
+                if (vfs == 0) {
+                        printf("%6u %7u %10.1f %8s %10.1f %8s %10s\n", res[i].n_pfs, vfs, res[i].ready_us / 1e3, "-",
+                               res[i].cpu_us / 1e3, "-", "-");
+                        continue;
                 }
+                printf("%6u %7u %10.1f %8.2f %10.1f %8.2f", res[i].n_pfs, vfs, res[i].ready_us / 1e3,
+                       res[i].ready_us / vfs, res[i].cpu_us / 1e3, res[i].cpu_us / vfs);
+                if (base_cpu_us >= 0)
+                        printf(" %10.2f", (res[i].cpu_us - base_cpu_us) / vfs);
                 printf("\n");
         }
 
