@@ -48,6 +48,8 @@ typedef struct Parser {
         /* "file:line" of the last ReservedConnections=, for the check against
          * MaxConnections= once every file is read. */
         char reserved_where[PATH_MAX + 32];
+        uint32_t *pf_index;       /* SectionIndex of the finished [PhysicalFunction]s */
+        uint32_t *tenant_index;   /* and of the [Tenant]s, by name */
 } Parser;
 
 static const char *const broker_keys[] = {
@@ -227,11 +229,95 @@ static int begin_tenant(Parser *p) {
         return 0;
 }
 
+/* Index of the finished sections, so that each duplicate check is one hash
+ * look-up instead of a pass over every earlier section (4,096 sections made
+ * that quadratic). Open addressing; a slot holds the section's position + 1,
+ * 0 is empty. At most CONFIG_SECTIONS_MAX entries, so the table is at most
+ * half full and a probe always ends. */
+#define SECTION_INDEX_SIZE (2 * CONFIG_SECTIONS_MAX)
+
+typedef bool (*SectionMatch)(const Config *c, size_t i, const void *key);
+
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t n) {
+        const unsigned char *b = data;
+
+        /* FNV-1a: short keys, and the input is the administrator's file. */
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+        return h;
+}
+
+#define HASH_INIT UINT64_C(0xcbf29ce484222325)
+
+static uint64_t name_hash(const char *name) {
+        return hash_bytes(HASH_INIT, name, strlen(name));
+}
+
+static uint64_t pf_hash(const ConfigPf *pf) {
+        uint8_t match = (uint8_t) pf->match;
+        uint64_t h = hash_bytes(HASH_INIT, &match, 1);
+
+        switch (pf->match) {
+        case PF_MATCH_ADDRESS:
+                return hash_bytes(h, pf->address, strlen(pf->address));
+        case PF_MATCH_VENDOR_DEVICE:
+                h = hash_bytes(h, &pf->vendor, sizeof pf->vendor);
+                return hash_bytes(h, &pf->device, sizeof pf->device);
+        default:
+                return hash_bytes(h, pf->interface, strlen(pf->interface));
+        }
+}
+
+static bool pf_same(const Config *c, size_t i, const void *key) {
+        const ConfigPf *o = &c->pfs[i], *pf = key;
+
+        if (o->match != pf->match)
+                return false;
+        switch (pf->match) {
+        case PF_MATCH_ADDRESS:
+                return strcmp(o->address, pf->address) == 0;
+        case PF_MATCH_VENDOR_DEVICE:
+                return o->vendor == pf->vendor && o->device == pf->device;
+        default:
+                return strcmp(o->interface, pf->interface) == 0;
+        }
+}
+
+static bool tenant_named(const Config *c, size_t i, const void *key) {
+        return strcmp(c->tenants[i].name, key) == 0;
+}
+
+/* Looks for an indexed section that matches key. Returns 1 and its position
+ * in *ret_other if there is one; otherwise adds position add (unless it is
+ * SIZE_MAX: look-up only) and returns 0. */
+static int section_index_find(uint32_t **table, uint64_t hash, const Config *c, const void *key, SectionMatch match,
+                              size_t add, size_t *ret_other) {
+        size_t slot = (size_t) (hash & (SECTION_INDEX_SIZE - 1));
+
+        if (!*table) {
+                if (add == SIZE_MAX)
+                        return 0;
+                *table = calloc(SECTION_INDEX_SIZE, sizeof(uint32_t));
+                if (!*table)
+                        return -ENOMEM;
+        }
+        for (; (*table)[slot] != 0; slot = (slot + 1) & (SECTION_INDEX_SIZE - 1))
+                if (match(c, (*table)[slot] - 1, key)) {
+                        *ret_other = (*table)[slot] - 1;
+                        return 1;
+                }
+        if (add != SIZE_MAX)
+                (*table)[slot] = (uint32_t) add + 1;
+        return 0;
+}
+
 /* Checks a finished [PhysicalFunction] section on its own and against the
  * ones before it; errors point at its header line. */
 static int finish_pf(Parser *p) {
         Config *c = p->config;
         ConfigPf *pf = current_pf(p);
+        size_t other;
+        int r;
         unsigned n_match = !!(p->seen & (1u << PF_KEY_ADDRESS)) +
                            !!(p->seen & (1u << PF_KEY_VENDOR_DEVICE)) +
                            !!(p->seen & (1u << PF_KEY_INTERFACE));
@@ -250,42 +336,31 @@ static int finish_pf(Parser *p) {
                 return parse_error_line(p, p->section_line,
                                         "[PhysicalFunction] has Tenant= but Mode=pool; set Mode=dedicated or remove Tenant=");
 
-        for (size_t i = 0; i + 1 < c->n_pfs; i++) {
-                const ConfigPf *o = &c->pfs[i];
-                bool same;
-
-                if (o->match != pf->match)
-                        continue;
-                switch (pf->match) {
-                case PF_MATCH_ADDRESS:
-                        same = strcmp(o->address, pf->address) == 0;
-                        break;
-                case PF_MATCH_VENDOR_DEVICE:
-                        same = o->vendor == pf->vendor && o->device == pf->device;
-                        break;
-                default:
-                        same = strcmp(o->interface, pf->interface) == 0;
-                        break;
-                }
-                if (same)
-                        return parse_error_line(p, p->section_line,
-                                                "this [PhysicalFunction] names the same device as the one at %s; "
-                                                "remove one of the two sections", o->source);
-        }
+        r = section_index_find(&p->pf_index, pf_hash(pf), c, pf, pf_same, c->n_pfs - 1, &other);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return parse_error_line(p, p->section_line,
+                                        "this [PhysicalFunction] names the same device as the one at %s; "
+                                        "remove one of the two sections", c->pfs[other].source);
         return 0;
 }
 
 static int finish_tenant(Parser *p) {
         Config *c = p->config;
         ConfigTenant *t = current_tenant(p);
+        size_t other;
+        int r;
 
         if (!t->name)
                 return parse_error_line(p, p->section_line, "[Tenant] has no Name=; add Name= with the tenant's name");
-        for (size_t i = 0; i + 1 < c->n_tenants; i++)
-                if (strcmp(c->tenants[i].name, t->name) == 0)
-                        return parse_error_line(p, p->section_line,
-                                                "tenant \"%s\" is already defined at %s; remove or rename one of the two sections",
-                                                t->name, c->tenants[i].source);
+        r = section_index_find(&p->tenant_index, name_hash(t->name), c, t->name, tenant_named, c->n_tenants - 1, &other);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return parse_error_line(p, p->section_line,
+                                        "tenant \"%s\" is already defined at %s; remove or rename one of the two sections",
+                                        t->name, c->tenants[other].source);
         return 0;
 }
 
@@ -723,7 +798,10 @@ static int check_config(Parser *p) {
 
         for (size_t i = 0; i < c->n_pfs; i++) {
                 const ConfigPf *pf = &c->pfs[i];
-                if (pf->tenant && !config_find_tenant(c, pf->tenant))
+                size_t t;
+
+                if (pf->tenant &&
+                    section_index_find(&p->tenant_index, name_hash(pf->tenant), c, pf->tenant, tenant_named, SIZE_MAX, &t) == 0)
                         return parse_error_at(p, pf->source,
                                               "Tenant=%s names no [Tenant] section; add a [Tenant] with Name=%s or fix the name",
                                               pf->tenant, pf->tenant);
@@ -793,10 +871,14 @@ int config_load(const char *main_path, const char *dropin_dir, Config **ret, cha
         if (r < 0)
                 goto fail;
 
+        free(p.pf_index);
+        free(p.tenant_index);
         *ret = c;
         return 0;
 
 fail:
+        free(p.pf_index);
+        free(p.tenant_index);
         config_free(c);
         if (ret_error)
                 *ret_error = TAKE_PTR(p.error);

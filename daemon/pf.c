@@ -189,17 +189,11 @@ int pf_apply_token(Pf *pf) {
         return vfio_set_vf_token(pf->device_fd, &token);
 }
 
-static int pf_read_vfs(Pf *pf) {
-        Manager *m = pf->manager;
-        _cleanup_strv_free_ char **addresses = NULL;
+/* Makes the VFs sysfs listed the PF's VFs, all free but those without an
+ * IOMMU group. */
+static int pf_take_vfs(Pf *pf, const SysfsVf *list, size_t n) {
         _cleanup_free_ Vf *vfs = NULL;
-        size_t n;
-        int r;
 
-        r = sysfs_list_vfs(m->sysfs, pf->address, &addresses);
-        if (r < 0)
-                return r;
-        n = strv_length(addresses);
         if (n > PF_VFS_MAX)
                 return -E2BIG;
 
@@ -213,23 +207,33 @@ static int pf_read_vfs(Pf *pf) {
                 vf->pf = pf;
                 vf->index = (unsigned) i;
                 vf->state = VF_FREE;
-                snprintf(vf->address, sizeof vf->address, "%s", addresses[i]);
-                r = sysfs_get_iommu_group(m->sysfs, vf->address, &vf->iommu_group);
-                if (r < 0) {
-                        log_warning_errno(r, "VF %s of PF %s has no IOMMU group (%s); it cannot be leased.",
-                                          vf->address, pf->address, STRERROR(r));
+                memcpy(vf->address, list[i].address, sizeof vf->address);
+                if (list[i].iommu_group_error < 0) {
+                        log_warning_errno(list[i].iommu_group_error,
+                                          "VF %s of PF %s has no IOMMU group (%s); it cannot be leased.",
+                                          vf->address, pf->address, STRERROR(list[i].iommu_group_error));
                         vf->state = VF_BROKEN;
                         continue;
                 }
-                r = sysfs_get_numa_node(m->sysfs, vf->address, &vf->numa_node);
-                if (r < 0)
-                        vf->numa_node = -1;
+                vf->iommu_group = list[i].iommu_group;
+                vf->numa_node = list[i].numa_node;
         }
 
         pf_clear_vfs(pf);
         pf->vfs = TAKE_PTR(vfs);
         pf->n_vfs = (unsigned) n;
         return 0;
+}
+
+static int pf_read_vfs(Pf *pf) {
+        _cleanup_free_ SysfsVf *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sysfs_read_vfs(pf->manager->sysfs, pf->address, &list, &n);
+        if (r < 0)
+                return r;
+        return pf_take_vfs(pf, list, n);
 }
 
 bool pf_any_vf_held(Pf *pf) {
@@ -274,6 +278,8 @@ int pf_setup(Pf *pf, int stored_fd) {
         Manager *m = pf->manager;
         _cleanup_close_ int fd = stored_fd;
         _cleanup_free_ char *driver = NULL;
+        _cleanup_free_ SysfsVf *vf_list = NULL;
+        size_t n_vf_list = 0;
         const char *want;
         unsigned group, num_vfs = 0;
         Token token;
@@ -390,13 +396,15 @@ int pf_setup(Pf *pf, int stored_fd) {
                 }
         }
 
-        r = sysfs_wait_vfs_bound(m->sysfs, pf->address, want, VF_BIND_TIMEOUT_USEC);
+        /* The pass that sees every VF bound also reads their facts: each VF
+         * is looked at once, from the PF's directory. */
+        r = sysfs_wait_vfs_bound_read(m->sysfs, pf->address, want, VF_BIND_TIMEOUT_USEC, &vf_list, &n_vf_list);
         if (r < 0) {
                 pf_mark_broken(pf, r, "the VFs of %s did not bind to %s: %s", pf->address, want, STRERROR(r));
                 return r;
         }
 
-        r = pf_read_vfs(pf);
+        r = pf_take_vfs(pf, vf_list, n_vf_list);
         if (r < 0) {
                 pf_mark_broken(pf, r, "cannot read the VFs of %s: %s", pf->address, STRERROR(r));
                 return r;

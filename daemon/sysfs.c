@@ -145,6 +145,12 @@ static int read_attr_at(int dir_fd, const char *path, char *buf, size_t size) {
                 if (n >= size - 1)
                         return -EFBIG;
                 n += (size_t) k;
+                /* A sysfs attribute comes whole from its first read (kernfs
+                 * hands over the complete show() output when it fits), so a
+                 * read that left room is the end: no second read for EOF,
+                 * which at start-up is one syscall per VF. */
+                if (n < size - 1)
+                        break;
         }
 
         buf[n] = '\0';
@@ -656,13 +662,8 @@ int sysfs_enable_sriov_parameter(Sysfs *s, const char *driver) {
         return write_attr(path, "1");
 }
 
-typedef struct VfEntry {
-        unsigned index;
-        char bdf[PCI_ADDRESS_MAX];
-} VfEntry;
-
-static int cmp_vf_entry(const void *a, const void *b) {
-        const VfEntry *x = a, *y = b;
+static int cmp_vf(const void *a, const void *b) {
+        const SysfsVf *x = a, *y = b;
 
         return (x->index > y->index) - (x->index < y->index);
 }
@@ -687,15 +688,11 @@ static int parse_virtfn(const char *name, unsigned *ret) {
         return 0;
 }
 
-/* Opens the PF's directory and reads its virtfnN links, sorted by N. The
- * directory stays open (ret_dir) so callers can look at "virtfnN/..." with
- * one short relative lookup per VF instead of a walk from the root. */
-static int collect_vfs(Sysfs *s, const char *pf_bdf, DIR **ret_dir, VfEntry **ret, size_t *ret_n) {
-        _cleanup_closedir_ DIR *d = NULL;
-        _cleanup_free_ VfEntry *e = NULL;
+/* Opens the PF's directory: the one walk from the root per PF. Everything
+ * about its VFs is then looked up relative to dirfd(*ret). */
+static int open_pf_dir(Sysfs *s, const char *pf_bdf, DIR **ret) {
         char path[PATH_MAX];
-        struct dirent *de;
-        size_t n = 0;
+        DIR *d;
         int r;
 
         r = device_path(s, pf_bdf, NULL, path);
@@ -704,11 +701,16 @@ static int collect_vfs(Sysfs *s, const char *pf_bdf, DIR **ret_dir, VfEntry **re
         d = opendir(path);
         if (!d)
                 return -errno;
+        *ret = d;
+        return 0;
+}
 
-        /* Bounded by SYSFS_VFS_MAX: one allocation up front, no growth. */
-        e = calloc(SYSFS_VFS_MAX, sizeof(VfEntry));
-        if (!e)
-                return -ENOMEM;
+/* Reads the PF's virtfnN links, sorted by N, each address canonicalised
+ * once here. e holds SYSFS_VFS_MAX entries. */
+static int collect_vfs(DIR *d, SysfsVf *e, size_t *ret_n) {
+        struct dirent *de;
+        size_t n = 0;
+        int r;
 
         for (errno = 0; (de = readdir(d)); errno = 0) {
                 char target[PATH_MAX];
@@ -725,31 +727,146 @@ static int collect_vfs(Sysfs *s, const char *pf_bdf, DIR **ret_dir, VfEntry **re
                 r = readlink_leaf_at(dirfd(d), de->d_name, NULL, target, &leaf);
                 if (r < 0)
                         return r;
-                if (pci_address_normalize(leaf, e[n].bdf) < 0)
+                if (pci_address_normalize(leaf, e[n].address) < 0)
                         return -EBADMSG;
                 e[n].index = idx;
+                e[n].iommu_group = 0;
+                e[n].iommu_group_error = 0;
+                e[n].numa_node = -1;
                 n++;
         }
         if (errno > 0)
                 return -errno;
 
-        qsort(e, n, sizeof(VfEntry), cmp_vf_entry);
-        *ret_dir = TAKE_PTR(d);
-        *ret = TAKE_PTR(e);
+        qsort(e, n, sizeof(SysfsVf), cmp_vf);
         *ret_n = n;
         return 0;
 }
 
-int sysfs_list_vfs(Sysfs *s, const char *pf_bdf, char ***ret) {
-        _cleanup_closedir_ DIR *d = NULL;
-        _cleanup_free_ VfEntry *e = NULL;
+/* Relative paths below the PF's directory: "virtfnN/attr" resolves through
+ * the virtfn link to the VF's own directory, with no walk from the root. */
+static void vf_attr_path(char buf[static 48], unsigned index, const char *attr) {
+        char digits[12];
+        size_t n, k = 0, a = strlen(attr);
+
+        /* By hand, not snprintf: three of these per VF at start-up. index
+         * is below SYSFS_VFS_MAX, attr one of our short literals. */
+        do
+                digits[k++] = (char) ('0' + index % 10);
+        while ((index /= 10) > 0);
+        memcpy(buf, "virtfn", 6);
+        n = 6;
+        while (k > 0)
+                buf[n++] = digits[--k];
+        buf[n++] = '/';
+        a = MIN(a, 47 - n); /* never shortens: at most "virtfn255/" and 11 */
+        memcpy(buf + n, attr, a);
+        buf[n + a] = '\0';
+}
+
+/* The IOMMU group and NUMA node of one VF. A missing numa_node means a
+ * kernel without CONFIG_NUMA when the VF itself is there: -1, like an
+ * unreadable one (a VF that vanished has no IOMMU group either). */
+static void read_vf_facts(int pf_fd, SysfsVf *vf) {
+        char path[48], target[PATH_MAX], buf[ATTR_SIZE_MAX];
+        const char *leaf;
+        unsigned v;
+        int r;
+
+        vf_attr_path(path, vf->index, "iommu_group");
+        r = readlink_leaf_at(pf_fd, path, "iommu_groups", target, &leaf);
+        if (r >= 0)
+                r = parse_unsigned(leaf, &vf->iommu_group);
+        vf->iommu_group_error = MIN(r, 0);
+
+        vf->numa_node = -1;
+        vf_attr_path(path, vf->index, "numa_node");
+        if (read_attr_at(pf_fd, path, buf, sizeof buf) >= 0 && strcmp(buf, "-1") != 0 &&
+            parse_unsigned(buf, &v) >= 0 && v <= INT_MAX)
+                vf->numa_node = (int) v;
+}
+
+/* One pass over the PF's VFs. With driver: 1 if sriov_numvfs VFs exist and
+ * every one is bound to driver, 0 if not yet. With facts: also reads each
+ * VF's IOMMU group and NUMA node. e holds SYSFS_VFS_MAX entries. */
+static int read_vfs_pass(DIR *d, const char *driver, bool facts, SysfsVf *e, size_t *ret_n) {
         size_t n;
+        int r;
+
+        if (driver) {
+                char buf[ATTR_SIZE_MAX];
+                unsigned numvfs;
+
+                r = read_attr_at(dirfd(d), "sriov_numvfs", buf, sizeof buf);
+                if (r < 0)
+                        return r;
+                r = parse_unsigned(buf, &numvfs);
+                if (r < 0)
+                        return r;
+                r = collect_vfs(d, e, &n);
+                if (r < 0)
+                        return r;
+                if (n < numvfs)
+                        return 0;
+        } else {
+                r = collect_vfs(d, e, &n);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; (driver || facts) && i < n; i++) {
+                if (driver) {
+                        char path[48], target[PATH_MAX];
+                        const char *leaf;
+
+                        vf_attr_path(path, e[i].index, "driver");
+                        r = readlink_leaf_at(dirfd(d), path, "drivers", target, &leaf);
+                        if (r == -ENOENT)
+                                return 0;
+                        if (r < 0)
+                                return r;
+                        if (strcmp(leaf, driver) != 0)
+                                return 0;
+                }
+                if (facts)
+                        read_vf_facts(dirfd(d), &e[i]);
+        }
+        *ret_n = n;
+        return 1;
+}
+
+static int read_vfs(Sysfs *s, const char *pf_bdf, const char *driver, bool facts, SysfsVf **ret, size_t *ret_n) {
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_free_ SysfsVf *e = NULL;
+        size_t n = 0;
+        int r;
+
+        r = open_pf_dir(s, pf_bdf, &d);
+        if (r < 0)
+                return r;
+        /* Bounded by SYSFS_VFS_MAX: one allocation up front, no growth. */
+        e = calloc(SYSFS_VFS_MAX, sizeof(SysfsVf));
+        if (!e)
+                return -ENOMEM;
+        r = read_vfs_pass(d, driver, facts, e, &n);
+        if (r <= 0)
+                return r;
+        if (ret) {
+                *ret = n > 0 ? TAKE_PTR(e) : NULL;
+                *ret_n = n;
+        }
+        return 1;
+}
+
+int sysfs_list_vfs(Sysfs *s, const char *pf_bdf, char ***ret) {
+        _cleanup_free_ SysfsVf *e = NULL;
+        size_t n = 0;
         char **l;
         int r;
 
         if (!ret)
                 return -EINVAL;
-        r = collect_vfs(s, pf_bdf, &d, &e, &n);
+        r = read_vfs(s, pf_bdf, NULL, false, &e, &n);
         if (r < 0)
                 return r;
 
@@ -757,13 +874,28 @@ int sysfs_list_vfs(Sysfs *s, const char *pf_bdf, char ***ret) {
         if (!l)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                l[i] = strdup(e[i].bdf);
+                l[i] = strdup(e[i].address);
                 if (!l[i]) {
                         strv_free(l);
                         return -ENOMEM;
                 }
         }
         *ret = l;
+        return 0;
+}
+
+int sysfs_read_vfs(Sysfs *s, const char *pf_bdf, SysfsVf **ret, size_t *ret_n) {
+        SysfsVf *e = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!ret || !ret_n)
+                return -EINVAL;
+        r = read_vfs(s, pf_bdf, NULL, true, &e, &n);
+        if (r < 0)
+                return r;
+        *ret = e;
+        *ret_n = n;
         return 0;
 }
 
@@ -774,44 +906,12 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
 }
 
-/* 1 if numvfs VFs exist and all are bound to driver, 0 if not yet. */
-static int vfs_bound(Sysfs *s, const char *pf_bdf, const char *driver) {
-        _cleanup_closedir_ DIR *d = NULL;
-        _cleanup_free_ VfEntry *e = NULL;
-        unsigned numvfs;
-        size_t n;
-        int r;
-
-        r = sysfs_get_num_vfs(s, pf_bdf, &numvfs);
-        if (r < 0)
-                return r;
-        r = collect_vfs(s, pf_bdf, &d, &e, &n);
-        if (r < 0)
-                return r;
-        if (n < numvfs)
-                return 0;
-
-        for (size_t i = 0; i < n; i++) {
-                char rel[32], target[PATH_MAX];
-                const char *leaf;
-
-                snprintf(rel, sizeof rel, "virtfn%u/driver", e[i].index);
-                r = readlink_leaf_at(dirfd(d), rel, "drivers", target, &leaf);
-                if (r == -ENOENT)
-                        return 0;
-                if (r < 0)
-                        return r;
-                if (strcmp(leaf, driver) != 0)
-                        return 0;
-        }
-        return 1;
-}
-
-int sysfs_wait_vfs_bound(Sysfs *s, const char *pf_bdf, const char *driver, uint64_t timeout_usec) {
+int sysfs_wait_vfs_bound_read(Sysfs *s, const char *pf_bdf, const char *driver, uint64_t timeout_usec,
+                              SysfsVf **ret, size_t *ret_n) {
         uint64_t deadline, now;
         int r;
 
-        if (!pci_address_is_valid(pf_bdf) || !driver_name_is_valid(driver))
+        if (!pci_address_is_valid(pf_bdf) || !driver_name_is_valid(driver) || !ret != !ret_n)
                 return -EINVAL;
 
         now = now_usec();
@@ -820,7 +920,9 @@ int sysfs_wait_vfs_bound(Sysfs *s, const char *pf_bdf, const char *driver, uint6
                 struct timespec ts;
                 uint64_t step;
 
-                r = vfs_bound(s, pf_bdf, driver);
+                /* Facts only when the caller wants them: the pass that finds
+                 * every VF bound is then the one whose list it gets. */
+                r = read_vfs(s, pf_bdf, driver, ret != NULL, ret, ret_n);
                 if (r != 0)
                         return r < 0 ? r : 0;
 
@@ -833,6 +935,10 @@ int sysfs_wait_vfs_bound(Sysfs *s, const char *pf_bdf, const char *driver, uint6
                 /* Relative sleep; EINTR just means we look again sooner. */
                 (void) clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
         }
+}
+
+int sysfs_wait_vfs_bound(Sysfs *s, const char *pf_bdf, const char *driver, uint64_t timeout_usec) {
+        return sysfs_wait_vfs_bound_read(s, pf_bdf, driver, timeout_usec, NULL, NULL);
 }
 
 /* The kmod's per-VF attributes (kmod/main.c): absent under stock vfio-pci,

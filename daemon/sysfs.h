@@ -73,10 +73,31 @@ bool sysfs_module_loaded(Sysfs *s, const char *module);
 /* VFs of a PF in virtfnN order, as canonical addresses (NULL-terminated; an
  * empty list if SR-IOV is off). More than SYSFS_VFS_MAX: -ERANGE. */
 int sysfs_list_vfs(Sysfs *s, const char *pf_bdf, char ***ret);
+
+/* What the broker keeps of a VF. Read through the PF's directory fd
+ * (virtfnN/...), never by a walk from the root. */
+typedef struct SysfsVf {
+        unsigned index;                 /* N of virtfnN */
+        char address[PCI_ADDRESS_MAX];  /* canonical */
+        unsigned iommu_group;           /* valid if iommu_group_error == 0 */
+        int iommu_group_error;          /* 0, or why the VF has no usable IOMMU group */
+        int numa_node;                  /* -1 if unknown (no NUMA, unreadable) */
+} SysfsVf;
+
+/* The VFs of a PF in virtfnN order with their facts (*ret: malloc'd, *ret_n
+ * entries, at most SYSFS_VFS_MAX; NULL and 0 if SR-IOV is off). A VF
+ * without an IOMMU group is listed with iommu_group_error set; errors
+ * reading the list itself fail the call, as for sysfs_list_vfs. */
+int sysfs_read_vfs(Sysfs *s, const char *pf_bdf, SysfsVf **ret, size_t *ret_n);
 /* Waits (polling every 10 ms, up to timeout_usec) until sriov_numvfs VFs of
  * pf_bdf exist and every one is bound to driver. Start-up only: it sleeps.
  * -ETIMEDOUT names nothing; the caller logs which PF. */
 int sysfs_wait_vfs_bound(Sysfs *s, const char *pf_bdf, const char *driver, uint64_t timeout_usec);
+/* The same wait, returning the VFs as sysfs_read_vfs does, read in the pass
+ * that saw them all bound: no second walk over the VFs afterwards. ret and
+ * ret_n are written only on success. */
+int sysfs_wait_vfs_bound_read(Sysfs *s, const char *pf_bdf, const char *driver, uint64_t timeout_usec,
+                              SysfsVf **ret, size_t *ret_n);
 
 /* vfbroker_vfio_pci only (kmod/): sets the VF's own token (NULL clears it, so
  * opens fall back to the PF token); -ENOENT under a driver without it. */

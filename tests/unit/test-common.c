@@ -90,6 +90,21 @@ Test(pci, normalize_good) {
         }
 }
 
+Test(pci, normalize_round_trips_every_bus_device_function) {
+        static const unsigned domains[] = { 0x0000, 0x0001, 0x1234, 0xabcd, 0xffff };
+        char want[PCI_ADDRESS_MAX], got[PCI_ADDRESS_MAX];
+
+        /* The canonical form is written by hand: compare it with printf's. */
+        for (size_t d = 0; d < ELEMENTSOF(domains); d++)
+                for (unsigned bus = 0; bus < 256; bus++)
+                        for (unsigned devfn = 0; devfn < 256; devfn++) {
+                                snprintf(want, sizeof want, "%04x:%02x:%02x.%x", domains[d], bus, devfn >> 3, devfn & 7);
+                                cr_assert_eq(pci_address_normalize(want, got), 0, "refused %s", want);
+                                if (strcmp(got, want) != 0)
+                                        cr_assert_fail("%s came out as %s", want, got);
+                        }
+}
+
 Test(pci, normalize_bad) {
         static const char *const bad[] = {
                 "", "0", "01:00", "01:00.", "1:00.0", "01:0.0", "001:00.0",

@@ -391,6 +391,84 @@ Test(config, err_pf_same_vendor_device_or_interface_twice) {
                      "[PhysicalFunction]\nInterface=eth0\nNumVFs=1\n", 4, "same device");
 }
 
+/* The configuration the duplicate checks index: [Broker], then n_pfs PFs
+ * (by address, by ids and by interface in turn) and tenants up to the
+ * 4,096-section limit; with dup, one more copy of the first PF or tenant. */
+static char *many_sections(unsigned n_pfs, const char *dup) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        cr_assert_not_null(f);
+        fprintf(f, "[Broker]\nMaxTenants=4096\n");
+        for (unsigned i = 0; i < n_pfs; i++)
+                switch (i % 3) {
+                case 0:
+                        fprintf(f, "[PhysicalFunction]\nAddress=%04x:%02x:%02x.%x\nNumVFs=1\n", i >> 16, (i >> 8) & 0xff,
+                                (i >> 3) & 0x1f, i & 7);
+                        break;
+                case 1:
+                        fprintf(f, "[PhysicalFunction]\nVendorDevice=%04x:%04x\nNumVFs=1\n", i & 0xffff, 0x10ca);
+                        break;
+                default:
+                        fprintf(f, "[PhysicalFunction]\nInterface=en%u\nNumVFs=1\n", i);
+                        break;
+                }
+        for (unsigned i = n_pfs + 1 + !!dup; i < 4096; i++)
+                fprintf(f, "[Tenant]\nName=t%u\n", i);
+        if (dup)
+                fputs(dup, f);
+        cr_assert_eq(fclose(f), 0);
+        return buf;
+}
+
+Test(config, every_section_distinct_at_the_limit) {
+        _cleanup_free_ char *text = many_sections(2048, NULL);
+        Config *c;
+
+        write_main(text);
+        c = load_ok();
+        cr_assert_eq(c->n_pfs, 2048);
+        cr_assert_eq(c->n_tenants, 4096 - 1 - 2048);
+        config_free(c);
+}
+
+Test(config, err_duplicates_found_at_the_limit) {
+        char *text;
+
+        /* [Broker] (2 lines), 2,048 PFs (3 lines each), 2,046 tenants (2 each):
+         * the last section, the copy, starts on the line after those. */
+        const unsigned last = 2 + 3 * 2048 + 2 * 2046 + 1;
+        char where[PATH_MAX * 2];
+
+        /* The last section repeats the first PF: the error names both lines. */
+        text = many_sections(2048, "[PhysicalFunction]\nAddress=00:00.0\nNumVFs=1\n");
+        write_main(text);
+        free(text);
+        snprintf(where, sizeof where, "same device as the one at %s:3;", main_path);
+        expect_error_in(main_path, last, where);
+
+        text = many_sections(2048, "[Tenant]\nName=t2050\n");
+        write_main(text);
+        free(text);
+        snprintf(where, sizeof where, "tenant \"t2050\" is already defined at %s:%u;", main_path, 2 + 3 * 2048 + 1);
+        expect_error_in(main_path, last, where);
+}
+
+Test(config, same_text_under_another_match_is_no_duplicate) {
+        Config *c;
+
+        /* One device named three ways is three keys: only the same kind of
+         * match can be a duplicate (the check names devices, not strings). */
+        write_main("[PhysicalFunction]\nAddress=0000:01:00.0\nNumVFs=1\n"
+                   "[PhysicalFunction]\nVendorDevice=0000:0100\nNumVFs=1\n"
+                   "[PhysicalFunction]\nInterface=en0\nNumVFs=1\n"
+                   "[PhysicalFunction]\nVendorDevice=0001:0000\nNumVFs=1\n");
+        c = load_ok();
+        cr_assert_eq(c->n_pfs, 4);
+        config_free(c);
+}
+
 /* ---- [Tenant] ---- */
 
 Test(config, err_tenant_name) {

@@ -495,6 +495,113 @@ Test(sysfs, list_vfs_at_the_limit) {
         cr_assert_null(l[SYSFS_VFS_MAX]);
 }
 
+/* ---- VF facts, read through the PF's directory ---- */
+
+Test(sysfs, read_vfs_facts) {
+        _cleanup_free_ SysfsVf *v = NULL;
+        size_t n = 0;
+
+        fixture_write(fx, "sys/bus/pci/devices/" VF_B1 "/numa_node", "1\n");
+        cr_assert_eq(sysfs_read_vfs(sy, PF_B, &v, &n), 0);
+        cr_assert_eq(n, 2);
+        cr_assert_eq(v[0].index, 0);
+        cr_assert_str_eq(v[0].address, VF_B0);
+        cr_assert_eq(v[0].iommu_group_error, 0);
+        cr_assert_eq(v[0].iommu_group, 20);
+        cr_assert_eq(v[0].numa_node, -1);
+        cr_assert_eq(v[1].index, 1);
+        cr_assert_str_eq(v[1].address, VF_B1);
+        cr_assert_eq(v[1].iommu_group_error, 0);
+        cr_assert_eq(v[1].iommu_group, 21);
+        cr_assert_eq(v[1].numa_node, 1);
+}
+
+Test(sysfs, read_vfs_none) {
+        SysfsVf *v = (SysfsVf *) 1;
+        size_t n = 7;
+
+        cr_assert_eq(sysfs_read_vfs(sy, PF_A, &v, &n), 0);
+        cr_assert_null(v);
+        cr_assert_eq(n, 0);
+}
+
+Test(sysfs, read_vfs_without_group_or_numa) {
+        _cleanup_free_ SysfsVf *v = NULL;
+        SysfsVf *w = NULL;
+        size_t n = 0;
+
+        /* No group is the VF's problem, not the list's: it is listed, with why. */
+        fixture_unlink(fx, "sys/devices/pci0000:00/" VF_B0 "/iommu_group");
+        fixture_symlink(fx, "../../../kernel/groups/5", "sys/devices/pci0000:00/" VF_B1 "/iommu_group");
+        /* Kernels without CONFIG_NUMA have no numa_node; unreadable ones say nothing either. */
+        fixture_unlink(fx, "sys/devices/pci0000:00/" VF_B0 "/numa_node");
+        fixture_write(fx, "sys/devices/pci0000:00/" VF_B1 "/numa_node", "node0\n");
+        cr_assert_eq(sysfs_read_vfs(sy, PF_B, &v, &n), 0);
+        cr_assert_eq(n, 2);
+        cr_assert_eq(v[0].iommu_group_error, -ENOENT);
+        cr_assert_eq(v[0].numa_node, -1);
+        cr_assert_eq(v[1].iommu_group_error, -EBADMSG);
+        cr_assert_eq(v[1].numa_node, -1);
+
+        /* A VF that vanished between the list and its facts: no group. */
+        fixture_symlink(fx, "../0000:00:11.0", "sys/devices/pci0000:00/" PF_B "/virtfn2");
+        free(v);
+        v = NULL;
+        cr_assert_eq(sysfs_read_vfs(sy, PF_B, &v, &n), 0);
+        cr_assert_eq(n, 3);
+        cr_assert_str_eq(v[2].address, "0000:00:11.0");
+        cr_assert_eq(v[2].iommu_group_error, -ENOENT);
+
+        /* Errors in the list itself fail the call, as for sysfs_list_vfs. */
+        fixture_symlink(fx, "../not-a-bdf", "sys/devices/pci0000:00/" PF_B "/virtfn2");
+        cr_assert_eq(sysfs_read_vfs(sy, PF_B, &w, &n), -EBADMSG);
+        cr_assert_eq(sysfs_read_vfs(sy, "0000:05:00.0", &w, &n), -ENOENT);
+        cr_assert_eq(sysfs_read_vfs(sy, "../x", &w, &n), -EINVAL);
+        cr_assert_null(w);
+}
+
+Test(sysfs, read_vfs_looks_up_through_the_pf_directory) {
+        _cleanup_free_ SysfsVf *v = NULL;
+        size_t n = 0;
+        unsigned g;
+
+        /* Without the VF's entry in bus/pci/devices a walk from the root
+         * finds nothing; the PF's virtfn links still lead to the VF. */
+        fixture_unlink(fx, "sys/bus/pci/devices/" VF_B0);
+        cr_assert_eq(sysfs_get_iommu_group(sy, VF_B0, &g), -ENOENT);
+        cr_assert_eq(sysfs_read_vfs(sy, PF_B, &v, &n), 0);
+        cr_assert_eq(n, 2);
+        cr_assert_eq(v[0].iommu_group_error, 0);
+        cr_assert_eq(v[0].iommu_group, 20);
+}
+
+Test(sysfs, read_vfs_in_virtfn_order) {
+        _cleanup_free_ SysfsVf *v = NULL;
+        size_t n = 0;
+
+        /* 24 VFs, addresses backwards: neither name order ("virtfn10" <
+         * "virtfn2") nor address order is index order, and each VF's facts
+         * must stay with it through the sort. */
+        fixture_add_pf(fx, "0000:04:00.0", 0x8086, 0x10c9, 24, 24);
+        for (unsigned i = 0; i < 24; i++) {
+                char vf[PCI_ADDRESS_MAX];
+
+                snprintf(vf, sizeof vf, "0000:05:%02x.%x", 0x1f - i / 8, 7 - i % 8);
+                fixture_add_vf(fx, "0000:04:00.0", i, vf, 0x8086, 0x10ca);
+                fixture_set_iommu_group(fx, vf, 1000 + i);
+        }
+        cr_assert_eq(sysfs_read_vfs(sy, "0000:04:00.0", &v, &n), 0);
+        cr_assert_eq(n, 24);
+        for (unsigned i = 0; i < 24; i++) {
+                char want[PCI_ADDRESS_MAX];
+
+                snprintf(want, sizeof want, "0000:05:%02x.%x", 0x1f - i / 8, 7 - i % 8);
+                cr_assert_eq(v[i].index, i);
+                cr_assert_str_eq(v[i].address, want);
+                cr_assert_eq(v[i].iommu_group, 1000 + i, "virtfn%u", i);
+        }
+}
+
 /* ---- binding ---- */
 
 Test(sysfs, bind_already_bound_is_noop) {
@@ -726,6 +833,38 @@ Test(sysfs, wait_vfs_bound_sees_late_binding) {
 Test(sysfs, wait_vfs_bound_errors) {
         cr_assert_eq(sysfs_wait_vfs_bound(sy, NON_PF, "vfio-pci", 1000), -ENOENT, "not a PF");
         cr_assert_eq(sysfs_wait_vfs_bound(sy, PF_B, "../x", 1000), -EINVAL);
+}
+
+Test(sysfs, wait_vfs_bound_read_returns_the_bound_vfs) {
+        _cleanup_free_ SysfsVf *v = NULL;
+        SysfsVf *none = NULL;
+        size_t n = 0, untouched = 99;
+        pthread_t t;
+
+        cr_assert_eq(sysfs_wait_vfs_bound_read(sy, PF_B, "vfio-pci", 0, &v, &n), 0);
+        cr_assert_eq(n, 2);
+        cr_assert_str_eq(v[1].address, VF_B1);
+        cr_assert_eq(v[1].iommu_group, 21);
+        free(v);
+        v = NULL;
+
+        /* Not bound yet: nothing is handed back. */
+        fixture_set_driver(fx, VF_B1, "igbvf");
+        cr_assert_eq(sysfs_wait_vfs_bound_read(sy, PF_B, "vfio-pci", 20000, &none, &untouched), -ETIMEDOUT);
+        cr_assert_null(none);
+        cr_assert_eq(untouched, 99);
+
+        /* The list comes from the pass that saw the late binding. */
+        fixture_set_driver(fx, VF_B1, NULL);
+        cr_assert_eq(pthread_create(&t, NULL, bind_vfs_later, NULL), 0);
+        cr_assert_eq(sysfs_wait_vfs_bound_read(sy, PF_B, "vfio-pci", 5000000, &v, &n), 0);
+        cr_assert_eq(pthread_join(t, NULL), 0);
+        cr_assert_eq(n, 2);
+        cr_assert_eq(v[0].iommu_group, 20);
+        cr_assert_eq(v[1].iommu_group, 21);
+
+        cr_assert_eq(sysfs_wait_vfs_bound_read(sy, PF_B, "vfio-pci", 0, &none, NULL), -EINVAL);
+        cr_assert_eq(sysfs_wait_vfs_bound_read(sy, NON_PF, "vfio-pci", 0, &none, &n), -ENOENT);
 }
 
 /* ---- path safety ---- */
