@@ -2,6 +2,7 @@
 /* vfbrokerd: command line, then the Manager does everything. */
 
 #include <getopt.h>
+#include <malloc.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +69,14 @@ static int check_config(const ManagerOptions *o) {
                        c->tenants[i].quota, c->tenants[i].n_uids, c->tenants[i].n_gids);
         config_free(c);
         return 0;
+}
+
+/* Large buffers (a listing of thousands of VFs is megabytes) get pages of
+ * their own, given back when freed: glibc's adaptive threshold would move
+ * them onto the heap after the first, where the daemon keeps them. */
+static void malloc_setup(void) {
+        (void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+        (void) mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 }
 
 int main(int argc, char *argv[]) {
@@ -176,6 +185,7 @@ int main(int argc, char *argv[]) {
                 return check_config(&o);
 
         log_setup(LOG_TARGET_AUTO, level);
+        malloc_setup();
 
         r = manager_new(&o, &m);
         if (r < 0) {

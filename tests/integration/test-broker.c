@@ -721,3 +721,43 @@ Test(limits, tenant_limit_holds_for_calls_that_waited_on_polkit, .init = setup_o
         cr_assert_eq(counts[1], N - 1);
         cr_assert_eq(counts[2], 0);
 }
+
+static CallResult find_vfs(const char *key, const char *value) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        CallResult res = { 0 };
+        sd_bus *bus = broker_connect(&b);
+        int r;
+
+        r = sd_bus_call_method(bus, NULL, "/org/vfbroker/Broker1", "org.vfbroker.Broker1", "FindVirtualFunctions",
+                               &error, &reply, "a{sv}", 1, key, "s", value);
+        res.ok = r >= 0;
+        if (error.name)
+                snprintf(res.error_name, sizeof res.error_name, "%s", error.name);
+        if (error.message)
+                snprintf(res.error_message, sizeof res.error_message, "%s", error.message);
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
+        return res;
+}
+
+Test(broker, find_vfs_filters_are_checked) {
+        CallResult r;
+
+        r = find_vfs("PhysicalFunction", "0000:01:00.0");
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+        r = find_vfs("State", "free");
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+        r = find_vfs("Tenant", "shared");
+        cr_assert(r.ok, "%s: %s", r.error_name, r.error_message);
+        r = find_vfs("PhysicalFunction", "not-an-address");
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        r = find_vfs("State", "sleeping");
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        r = find_vfs("Tenant", "../etc");
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        r = find_vfs("Colour", "blue");
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        cr_assert_not_null(strstr(r.error_message, "unknown filter"));
+}
