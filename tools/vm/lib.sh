@@ -104,7 +104,10 @@ vm_apt_update() {
         touch "$d/updated"
 }
 
-# Kernel tags are the directories under $VM_CACHE/kernel (6.1, 6.12, 7.3, ...).
+# Kernel tags are the directories under $VM_CACHE/kernel: 6.1, 6.12 and 7
+# (Debian's packages, tools/vm/fetch) and 7-iommufd (built from Debian's
+# source, tools/vm/kernel-iommufd). Each has root/boot/vmlinuz-KVER,
+# root/lib/modules/KVER and a stamp with kver=; a built one also src/.
 vm_kernel_dir() { echo "$VM_CACHE/kernel/$1"; }
 vm_kernel_release() { vm_stamp_get "$(vm_kernel_dir "$1")/stamp" kver; }
 vm_kernels() {
