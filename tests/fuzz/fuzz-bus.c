@@ -279,6 +279,7 @@ static const Method methods[] = {
 enum {
         OP_FAULT = ELEMENTSOF(methods), /* make the next VFIO ioctls fail */
         OP_WAIT,                        /* let the daemon's timers run a little */
+        OP_RESTART,                     /* a new daemon on the same store and devices, a new peer */
         _OP_MAX,
 };
 
@@ -653,17 +654,7 @@ static void make_socketpair(uid_t uid, int fds[2]) {
                 abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static const uid_t uids[] = { 0, 0, 0, 65534, 1000 };
-        Input in = { data, size };
-        State s = { NULL };
-        Client *c = NULL;
-        int fds[2], r;
-
-        fault_after = fault_count = 0;
-        fixture_build();
-        fuzz_remove_tree(state_dir);
-
+static void start_daemon(State *s) {
         ManagerOptions o = {
                 .config_file = config_file,
                 .config_dropin_dir = dropin_dir,
@@ -673,21 +664,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 .listen_path = listen_path,
                 .sandbox = false,
         };
-        if (manager_new(&o, &s.manager) < 0 || manager_start(s.manager) < 0) {
+
+        if (manager_new(&o, &s->manager) < 0 || manager_start(s->manager) < 0) {
                 fprintf(stderr, "fuzz-bus: the daemon did not start\n");
                 abort();
         }
+}
 
-        make_socketpair(uids[get_u8(&in) % ELEMENTSOF(uids)], fds);
-        r = client_new(s.manager, fds[0], &c);
+static void connect_peer(State *s, Input *in) {
+        static const uid_t uids[] = { 0, 0, 0, 65534, 1000 };
+        Client *c = NULL;
+        int fds[2], r;
+
+        make_socketpair(uids[get_u8(in) % ELEMENTSOF(uids)], fds);
+        r = client_new(s->manager, fds[0], &c);
         if (r < 0) {
                 fprintf(stderr, "fuzz-bus: client_new: %s\n", strerror(-r));
                 abort();
         }
-        if (sd_bus_new(&s.bus) < 0 || sd_bus_set_fd(s.bus, fds[1], fds[1]) < 0 ||
-            sd_bus_negotiate_fds(s.bus, 1) < 0 || sd_bus_attach_event(s.bus, s.manager->event, 0) < 0 ||
-            sd_bus_start(s.bus) < 0)
+        if (sd_bus_new(&s->bus) < 0 || sd_bus_set_fd(s->bus, fds[1], fds[1]) < 0 ||
+            sd_bus_negotiate_fds(s->bus, 1) < 0 || sd_bus_attach_event(s->bus, s->manager->event, 0) < 0 ||
+            sd_bus_start(s->bus) < 0)
                 abort();
+}
+
+/* Waits for every reply, hangs up as a client does, and lets the daemon see it. */
+static void disconnect_peer(State *s) {
+        run_until(s, 0);
+        sd_bus_detach_event(s->bus);
+        s->bus = sd_bus_close_unref(s->bus);
+        for (unsigned i = 0; i < 100 && s->manager->n_clients > 0; i++)
+                (void) sd_event_run(s->manager->event, 10 * 1000);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        Input in = { data, size };
+        State s = { NULL };
+
+        fault_after = fault_count = 0;
+        fixture_build();
+        fuzz_remove_tree(state_dir);
+        start_daemon(&s);
+        connect_peer(&s, &in);
 
         for (unsigned n = 0; n < CALLS_MAX && in.size > 0; n++) {
                 uint8_t op = get_u8(&in) % _OP_MAX;
@@ -700,17 +718,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         fault_errno = errnos[get_u8(&in) % ELEMENTSOF(errnos)];
                 } else if (op == OP_WAIT)
                         run_for(&s, 1000 * (uint64_t) (1 + get_u8(&in) % 250));
-                else
+                else if (op == OP_RESTART) {
+                        /* Like a daemon that died: leases stay in the store and
+                         * their holder (this process) is alive, so they come back. */
+                        disconnect_peer(&s);
+                        s.manager = manager_free(s.manager);
+                        start_daemon(&s);
+                        connect_peer(&s, &in);
+                } else
                         do_call(&s, &in, op);
         }
-        run_until(&s, 0);
 
-        /* Hang up as a client does, and let the daemon see it. */
-        sd_bus_detach_event(s.bus);
-        s.bus = sd_bus_close_unref(s.bus);
-        for (unsigned i = 0; i < 100 && s.manager->n_clients > 0; i++)
-                (void) sd_event_run(s.manager->event, 10 * 1000);
-
+        disconnect_peer(&s);
         manager_free(s.manager);
         for (unsigned i = 0; i < REMEMBERED_MAX; i++)
                 free(s.remembered[i]);

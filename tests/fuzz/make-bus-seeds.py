@@ -10,7 +10,7 @@ OK, WAIT = 0xff, 0xff
 METHODS = ["ListPhysicalFunctions", "ListVirtualFunctions", "ListLeases", "ListTenants", "AcquireVF",
            "ReleaseVF", "RevokeLease", "CreateTenant", "DeleteTenant", "RotateToken", "GetTenantToken",
            "SetNumVFs", "Get", "GetAll", "Introspect", "IntrospectRoot", "Hello", "Ping", "NoSuchMethod",
-           "WrongPath", "FAULT", "SLEEP"]
+           "WrongPath", "FAULT", "SLEEP", "RESTART"]
 WORDS = ["acme", "beta", "fuzz", "gamma", "", ".x", "-x", "a_b.c-d", "a" * 64, "a" * 65,
          "0000:01:00.0", "01:00.0", "0000:02:00.0", "0000:03:00.0", "0000:04:00.0",
          "0000:01:00.1", "0000:01:00.4", "0000:02:10.1", "0000:03:00.2", "0000:ff:1f.7", "0000:01:20.0"]
@@ -73,6 +73,10 @@ seeds = {
     "user-pipelined": USER + b"".join(op("RotateToken", True) + word("beta") for _ in range(6)) + op("ListTenants"),
     "wrong-signature": ROOT + bytes([METHODS.index("AcquireVF"), 0, WAIT, 3, 1, 0, 0, 0, 7, 0, 0xff, 0])
                        + bytes([METHODS.index("SetNumVFs"), 0, WAIT, 2, 0, 0, 0, 0, 0, 0, 0]) + lists,
+    "restart-with-lease": ROOT + op("AcquireVF") + word("acme") + options() + op("AcquireVF") + word("beta")
+                          + options(key("PhysicalFunction") + v_s("0000:03:00.0"))
+                          + bytes([METHODS.index("RESTART")]) + ROOT + op("ListLeases") + op("ReleaseVF") + remembered(0)
+                          + op("RevokeLease") + remembered(1) + op("ListVirtualFunctions"),
     "log-injection": ROOT + op("CreateTenant") + text("x\nFORGED-AUDIT Tenant 'root' created by uid 0.") + options()
                      + op("ReleaseVF") + text("%s%s%n") + op("AcquireVF") + word("acme")
                      + options(key("PhysicalFunction") + bytes([0, 2, 5]) + b"\n\x1b[2J"),
