@@ -86,6 +86,7 @@ typedef struct State {
         unsigned pending;          /* calls sent, reply not yet seen */
         char *remembered[REMEMBERED_MAX]; /* lease ids and names from replies, for later calls */
         unsigned n_remembered;
+        sd_bus_message *check_reply;      /* the ListLeases reply check_leases() looks at */
 } State;
 
 static void remember(State *s, const char *v) {
@@ -371,9 +372,9 @@ static void do_call(State *s, Input *in, uint8_t op) {
                                 remember(s, a);
                         break;
                 case ARGS_S_U: {
+                        const char *pf = get_string(in, s, b);
                         uint8_t k = get_u8(in);
-                        r = sd_bus_message_append(m, "su", get_string(in, s, b),
-                                                  k < 200 ? (uint32_t) k % 8 : get_u32(in));
+                        r = sd_bus_message_append(m, "su", pf, k < 200 ? (uint32_t) k % 8 : get_u32(in));
                         break;
                 }
                 }
@@ -401,6 +402,12 @@ static void do_call(State *s, Input *in, uint8_t op) {
  * files below dev_root get the answers of a VFIO that works. */
 int __real_ioctl(int fd, unsigned long request, ...);
 int __wrap_ioctl(int fd, unsigned long request, ...);
+
+static bool endswith_(const char *s, const char *suffix) {
+        size_t a = strlen(s), b = strlen(suffix);
+
+        return a >= b && strcmp(s + a - b, suffix) == 0;
+}
 
 static bool fd_is_fake(int fd) {
         char proc[64], target[PATH_MAX];
@@ -464,6 +471,82 @@ int __wrap_ioctl(int fd, unsigned long request, ...) {
                 errno = ENOTTY;
                 return -1;
         }
+}
+
+/* ---- the fake sriov_numvfs ------------------------------------------------------ */
+
+static const struct {
+        const char *pf, *vf_prefix, *driver;
+        unsigned group, vfs;
+        bool kmod;
+} pfs[] = {
+        { "0000:01:00.0", "0000:01:00.", "vfio-pci", 1, 4, false },
+        { "0000:02:00.0", "0000:02:10.", "vfio-pci", 2, 2, false },
+        { "0000:03:00.0", "0000:03:00.", "vfbroker_vfio_pci", 3, 2, true },
+};
+
+/* Off while the fixture is built, whose own writes are not the daemon's. */
+static bool fake_kernel;
+/* What the fake kernel has enabled, per PF: sriov_numvfs as written last. */
+static unsigned numvfs[ELEMENTSOF(pfs)];
+
+ssize_t __real_write(int fd, const void *buf, size_t n);
+ssize_t __wrap_write(int fd, const void *buf, size_t n);
+
+/* A write to a PF's sriov_numvfs acts like the kernel's: refused with EBUSY
+ * from one non-zero count to another, and the virtfnN links follow the new
+ * count (the VFs' own directories stay: nothing reaches them but through
+ * the links). The target links with --wrap=write. */
+ssize_t __wrap_write(int fd, const void *buf, size_t n) {
+        char proc[64], path[PATH_MAX], value[16], cur[16] = "";
+        size_t root = strlen(fixture_sysfs);
+        ssize_t k;
+        unsigned want, now;
+        int e = 0;
+
+        if (!fake_kernel)
+                return __real_write(fd, buf, n);
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        k = readlink(proc, path, sizeof path - 1);
+        if (k < 0)
+                return __real_write(fd, buf, n);
+        path[k] = '\0';
+        if (strncmp(path, fixture_sysfs, root) != 0 || !endswith_(path, "/sriov_numvfs"))
+                return __real_write(fd, buf, n);
+
+        for (size_t i = 0; i < ELEMENTSOF(pfs); i++) {
+                char pf_dir[PATH_MAX], entry[PATH_MAX + 16], target[64];
+                snprintf(pf_dir, sizeof pf_dir, "%s/sys/bus/pci/devices/%s", fixture_sysfs, pfs[i].pf);
+                if (strncmp(path, pf_dir, strlen(pf_dir)) != 0)
+                        continue;
+                snprintf(value, sizeof value, "%.*s", (int) MIN(n, sizeof value - 1), (const char *) buf);
+                now = numvfs[i];
+                want = now;
+                if (sscanf(value, "%u", &want) != 1)
+                        e = EINVAL;
+                else if (want > pfs[i].vfs)
+                        e = ERANGE;
+                else if (now != 0 && want != 0 && now != want)
+                        e = EBUSY;
+                if (e != 0) {
+                        /* open(O_TRUNC) emptied the file; the kernel's would still say now. */
+                        snprintf(cur, sizeof cur, "%u\n", now);
+                        (void) __real_write(fd, cur, strlen(cur));
+                        errno = e;
+                        return -1;
+                }
+                numvfs[i] = want;
+                for (unsigned v = 0; v < pfs[i].vfs; v++) {
+                        snprintf(entry, sizeof entry, "%s/virtfn%u", pf_dir, v);
+                        snprintf(target, sizeof target, "../%s%u", pfs[i].vf_prefix, v + 1);
+                        if (v >= want)
+                                (void) unlink(entry);
+                        else if (symlink(target, entry) < 0 && errno != EEXIST)
+                                abort();
+                }
+                break;
+        }
+        return __real_write(fd, buf, n);
 }
 
 /* ---- the fixture ----------------------------------------------------------------- */
@@ -538,15 +621,9 @@ static void fixture_function(const char *bdf, const char *driver, unsigned group
 /* PFs: 01:00.0 pool on vfio-pci (4 VFs), 02:00.0 dedicated to acme (2 VFs),
  * 03:00.0 pool on the variant driver, found by its interface (2 VFs). */
 static void fixture_build(void) {
-        static const struct {
-                const char *pf, *vf_prefix, *driver;
-                unsigned group, vfs;
-                bool kmod;
-        } pfs[] = {
-                { "0000:01:00.0", "0000:01:00.", "vfio-pci", 1, 4, false },
-                { "0000:02:00.0", "0000:02:10.", "vfio-pci", 2, 2, false },
-                { "0000:03:00.0", "0000:03:00.", "vfbroker_vfio_pci", 3, 2, true },
-        };
+        fake_kernel = false;
+        for (size_t i = 0; i < ELEMENTSOF(pfs); i++)
+                numvfs[i] = pfs[i].vfs;
         char rel[256], target[64], vf[32], n[16];
 
         fuzz_remove_tree(fixture_sysfs);
@@ -584,6 +661,7 @@ static void fixture_build(void) {
                 }
         }
         fixture_dir("sys/bus/pci/devices/0000:03:00.0/net/enp3s0");
+        fake_kernel = true;
 }
 
 static const char config_text[] =
@@ -688,6 +766,97 @@ static void connect_peer(State *s, Input *in) {
                 abort();
 }
 
+static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        State *s = userdata;
+
+        s->pending--;
+        s->check_reply = sd_bus_message_ref(reply);
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+/* Once every call is answered, the leases the daemon reports active are
+ * exactly the leases in its store: an acknowledged lease must not be
+ * missing from disk, and no lease may stay on disk after it ended. */
+static void check_leases(State *s) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        char *active[64], *stored[64];
+        size_t n_active = 0, n_stored = 0;
+        StoreLease *l = NULL;
+        size_t n = 0;
+        int r;
+
+        if (sd_bus_is_open(s->bus) <= 0)
+                return; /* the daemon hung up on this peer: nothing to ask */
+        if (sd_bus_message_new_method_call(s->bus, &m, NULL, OBJECT_PATH, INTERFACE, "ListLeases") < 0 ||
+            sd_bus_call_async(s->bus, NULL, m, on_check_reply, s, CALL_TIMEOUT_USEC) < 0)
+                abort();
+        s->pending++;
+        run_until(s, 0);
+        m = sd_bus_message_unref(m);
+        m = TAKE_PTR(s->check_reply);
+        if (sd_bus_message_is_method_error(m, NULL))
+                return; /* e.g. the peer was dropped meanwhile */
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'a', "{sv}")) > 0) {
+                const char *id = NULL, *state = NULL;
+
+                while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                        const char *key;
+
+                        if (sd_bus_message_read(m, "s", &key) < 0)
+                                abort();
+                        if (streq(key, "Id"))
+                                r = sd_bus_message_read(m, "v", "s", &id);
+                        else if (streq(key, "State"))
+                                r = sd_bus_message_read(m, "v", "s", &state);
+                        else
+                                r = sd_bus_message_skip(m, "v");
+                        if (r < 0 || sd_bus_message_exit_container(m) < 0)
+                                abort();
+                }
+                if (r < 0 || sd_bus_message_exit_container(m) < 0 || !id || !state)
+                        abort();
+                if (streq(state, "active")) {
+                        if (n_active >= ELEMENTSOF(active))
+                                abort();
+                        active[n_active++] = strdup(id);
+                }
+        }
+        if (r < 0) {
+                fprintf(stderr, "fuzz-bus: cannot parse the ListLeases reply: %s\n", strerror(-r));
+                abort();
+        }
+
+        if (store_lease_list(s->manager->store, &l, &n) < 0)
+                abort();
+        for (size_t i = 0; i < n && n_stored < ELEMENTSOF(stored); i++)
+                stored[n_stored++] = strdup(l[i].id);
+        store_lease_list_free(l, n);
+
+        qsort(active, n_active, sizeof(char *), cmp_str);
+        qsort(stored, n_stored, sizeof(char *), cmp_str);
+        bool same = n_active == n_stored;
+        for (size_t i = 0; same && i < n_active; i++)
+                same = active[i] && stored[i] && streq(active[i], stored[i]);
+        if (!same) {
+                fprintf(stderr, "fuzz-bus: %zu active leases, %zu in the store:\n", n_active, n_stored);
+                for (size_t i = 0; i < n_active; i++)
+                        fprintf(stderr, "  active %s\n", strna(active[i]));
+                for (size_t i = 0; i < n_stored; i++)
+                        fprintf(stderr, "  stored %s\n", strna(stored[i]));
+                abort();
+        }
+        for (size_t i = 0; i < n_active; i++)
+                free(active[i]);
+        for (size_t i = 0; i < n_stored; i++)
+                free(stored[i]);
+}
+
 /* Waits for every reply, hangs up as a client does, and lets the daemon see it. */
 static void disconnect_peer(State *s) {
         run_until(s, 0);
@@ -729,6 +898,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         do_call(&s, &in, op);
         }
 
+        run_until(&s, 0);
+        check_leases(&s);
         disconnect_peer(&s);
         manager_free(s.manager);
         for (unsigned i = 0; i < REMEMBERED_MAX; i++)
