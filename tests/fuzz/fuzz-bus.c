@@ -292,7 +292,12 @@ static int fault_errno;
 typedef struct Call {
         State *state;
         uint64_t sent_usec;
+        const Method *method;
+        bool wrong;
 } Call;
+
+/* $VFBROKER_FUZZ_REPLIES=1: one line per reply, to see what a corpus reaches. */
+static bool show_replies;
 
 static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Call *call = userdata;
@@ -302,10 +307,23 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
 
         (void) sd_event_now(s->manager->event, CLOCK_MONOTONIC, &now);
         s->pending--;
+        if (show_replies)
+                fprintf(stderr, "fuzz-bus: %s%s -> %s%s%s\n", call->method->member, call->wrong ? " (wrong arguments)" : "",
+                        e ? e->name : "ok", e ? ": " : "", e ? strna(e->message) : "");
         /* sd-bus's own NoReply after the timeout: the daemon never answered.
          * (NoReply because the daemon hung up comes sooner.) */
         if (e && sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) && now - call->sent_usec >= CALL_TIMEOUT_USEC) {
                 fprintf(stderr, "fuzz-bus: a call got no reply within %llu s\n", CALL_TIMEOUT_USEC / 1000000ULL);
+                abort();
+        }
+        /* The contract (proto/org.vfbroker.Broker1.xml): a well-formed call
+         * of Broker1 fails only with one of the named org.vfbroker.Error.*
+         * errors, never with an errno sd-bus made up from a handler's return. */
+        if (e && !call->wrong && streq(call->method->path, OBJECT_PATH) && streq(call->method->interface, INTERFACE) &&
+            !streq(call->method->member, "NoSuchMethod") && !sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
+            strncmp(e->name, "org.vfbroker.Error.", strlen("org.vfbroker.Error.")) != 0) {
+                fprintf(stderr, "fuzz-bus: %s failed with %s (%s), not an org.vfbroker.Error\n",
+                        call->method->member, e->name, strna(e->message));
                 abort();
         }
         free(call);
@@ -385,6 +403,8 @@ static void do_call(State *s, Input *in, uint8_t op) {
         if (!call)
                 abort();
         call->state = s;
+        call->method = me;
+        call->wrong = wrong;
         (void) sd_event_now(s->manager->event, CLOCK_MONOTONIC, &call->sent_usec);
         r = sd_bus_call_async(s->bus, NULL, m, on_reply, call, CALL_TIMEOUT_USEC);
         if (r < 0) {
@@ -707,6 +727,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         /* Calls from a non-root peer go to polkit; here it is never reachable,
          * so they are refused without leaving the process. */
         setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/vfbroker-fuzz", 1);
+        show_replies = getenv("VFBROKER_FUZZ_REPLIES") != NULL;
         unsetenv("NOTIFY_SOCKET");
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_PID");
