@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <linux/vfio.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -923,6 +924,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_leases(&s);
         disconnect_peer(&s);
         manager_free(s.manager);
+        /* manager_start() blocked SIGTERM and SIGINT for its signal sources;
+         * unblocked, they reach libFuzzer's handlers again, so a run can be
+         * stopped (a signal that came meanwhile is delivered now). */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        (void) sigprocmask(SIG_UNBLOCK, &mask, NULL);
         for (unsigned i = 0; i < REMEMBERED_MAX; i++)
                 free(s.remembered[i]);
         return 0;
