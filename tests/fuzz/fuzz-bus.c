@@ -36,6 +36,8 @@
 #define REMEMBERED_MAX 8
 /* A call the daemon never answers is a finding: sd-bus times it out. */
 #define CALL_TIMEOUT_USEC (10ULL * 1000 * 1000)
+/* OP_WAIT in all, per input. */
+#define WAIT_BUDGET_USEC (250ULL * 1000)
 
 static char *dir, *fixture_sysfs, *dev_root, *state_dir, *config_file, *dropin_dir, *listen_path;
 
@@ -280,7 +282,7 @@ static const Method methods[] = {
 /* Operations that are not a method call. */
 enum {
         OP_FAULT = ELEMENTSOF(methods), /* make the next VFIO ioctls fail */
-        OP_WAIT,                        /* let the daemon's timers run a little */
+        OP_WAIT,                        /* let the daemon's timers run a little (1-50 ms) */
         OP_RESTART,                     /* a new daemon on the same store and devices, a new peer */
         _OP_MAX,
 };
@@ -337,9 +339,22 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
+/* SIGTERM or SIGINT during an input reaches the daemon's signal sources (it
+ * blocks both), which end its event loop: the user stopped the run. */
+static void exit_if_stopped(State *s) {
+        int code;
+
+        if (sd_event_get_exit_code(s->manager->event, &code) < 0)
+                return;
+        fprintf(stderr, "fuzz-bus: stopped by a signal\n");
+        fuzz_remove_tree(dir);
+        _exit(130);
+}
+
 static void run_until(State *s, unsigned pending_at_most) {
         while (s->pending > pending_at_most) {
                 int r = sd_event_run(s->manager->event, UINT64_MAX);
+                exit_if_stopped(s);
                 if (r < 0) {
                         fprintf(stderr, "fuzz-bus: sd_event_run: %s\n", strerror(-r));
                         abort();
@@ -353,6 +368,7 @@ static void run_for(State *s, uint64_t usec) {
         (void) sd_event_now(s->manager->event, CLOCK_MONOTONIC, &start);
         do {
                 (void) sd_event_run(s->manager->event, usec);
+                exit_if_stopped(s);
                 (void) sd_event_now(s->manager->event, CLOCK_MONOTONIC, &now);
         } while (now - start < usec);
 }
@@ -891,6 +907,7 @@ static void disconnect_peer(State *s) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Input in = { data, size };
         State s = { NULL };
+        uint64_t wait_budget_usec = WAIT_BUDGET_USEC;
 
         fault_after = fault_count = 0;
         fixture_build();
@@ -907,8 +924,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         fault_after = get_u8(&in) % 8;
                         fault_count = 1 + get_u8(&in) % 4;
                         fault_errno = errnos[get_u8(&in) % ELEMENTSOF(errnos)];
-                } else if (op == OP_WAIT)
-                        run_for(&s, 1000 * (uint64_t) (1 + get_u8(&in) % 250));
+                } else if (op == OP_WAIT) {
+                        /* Waiting costs wall time, not coverage: a little
+                         * each time, and one drain tick (200 ms) per input. */
+                        uint64_t usec = MIN(1000 * (uint64_t) (1 + get_u8(&in) % 50), wait_budget_usec);
+                        wait_budget_usec -= usec;
+                        run_for(&s, usec);
+                }
                 else if (op == OP_RESTART) {
                         /* Like a daemon that died: leases stay in the store and
                          * their holder (this process) is alive, so they come back. */
