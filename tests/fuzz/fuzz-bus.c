@@ -125,7 +125,9 @@ static char *get_string(Input *in, State *s, char buf[static STRING_MAX + 1]) {
                 }
                 __attribute__((fallthrough));
         default:
-                n = MIN((size_t) get_u8(in) + (how >= 128 ? 200 : 0), MIN(in->size, (size_t) STRING_MAX));
+                /* MIN() evaluates its arguments twice: read the length first. */
+                n = (size_t) get_u8(in) + (how >= 128 ? 200 : 0);
+                n = MIN(n, MIN(in->size, (size_t) STRING_MAX));
                 for (size_t i = 0; i < n; i++) {
                         uint8_t c = get_u8(in);
                         buf[i] = c == 0 || c >= 0x80 ? '?' : (char) c;
@@ -927,7 +929,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 } else if (op == OP_WAIT) {
                         /* Waiting costs wall time, not coverage: a little
                          * each time, and one drain tick (200 ms) per input. */
-                        uint64_t usec = MIN(1000 * (uint64_t) (1 + get_u8(&in) % 50), wait_budget_usec);
+                        uint64_t usec = 1000 * (uint64_t) (1 + get_u8(&in) % 50);
+                        usec = MIN(usec, wait_budget_usec);
                         wait_budget_usec -= usec;
                         run_for(&s, usec);
                 }

@@ -77,6 +77,14 @@ seeds = {
                           + options(key("PhysicalFunction") + v_s("0000:03:00.0"))
                           + bytes([METHODS.index("RESTART")]) + ROOT + op("ListLeases") + op("ReleaseVF") + remembered(0)
                           + op("RevokeLease") + remembered(1) + op("ListVirtualFunctions"),
+    "tenant-limit": ROOT + b"".join(op("CreateTenant") + text("t%d" % i) + options() for i in range(5))
+                    + op("ListTenants"),
+    "too-many-options": ROOT + op("AcquireVF") + word("acme") + options(*[key("NumaNode") + v_i(0)] * 17)
+                        + op("CreateTenant") + word("gamma") + options(*[key("Quota") + v_u(1)] * 17),
+    "token-not-dedicated": ROOT + op("GetTenantToken") + word("beta") + op("GetTenantToken") + word("acme"),
+    "set-num-vfs-busy": ROOT + op("AcquireVF") + word("beta") + options(key("PhysicalFunction") + v_s("0000:01:00.0"))
+                        + op("SetNumVFs") + word("0000:01:00.0") + b"\x02" + op("ReleaseVF") + remembered(0)
+                        + op("SetNumVFs") + word("0000:01:00.0") + b"\x02",
     "log-injection": ROOT + op("CreateTenant") + text("x\nFORGED-AUDIT Tenant 'root' created by uid 0.") + options()
                      + op("ReleaseVF") + text("%s%s%n") + op("AcquireVF") + word("acme")
                      + options(key("PhysicalFunction") + bytes([0, 2, 5]) + b"\n\x1b[2J"),
