@@ -60,6 +60,7 @@ static void escape_into(char *dst, size_t size, const char *src) {
         dst[n] = '\0';
 }
 
+static void format_message(char *buf, size_t size, int error, const char *format, va_list ap) _printf_(4, 0);
 static void format_message(char *buf, size_t size, int error, const char *format, va_list ap) {
         char raw[2048];
         int saved = errno;
