@@ -546,10 +546,14 @@ static int vfb_quiesce(struct vfb_device *vfb)
 	 * refuses BAR faults on the virtual command register; its fault
 	 * handler (the huge-page one on 6.12+ too) refuses them (SIGBUS)
 	 * while the low-power feature is engaged. Entering it zaps the BAR
-	 * mappings under memory_lock and (6.19+) revokes the VF's dma-bufs.
-	 * Entered without a wakeup eventfd, nothing but the last close
-	 * (vfio_pci_core_disable()) leaves it. Entered before anything else,
-	 * so the holder's mappings are dead while the rest runs.
+	 * mappings under memory_lock. Entered without a wakeup eventfd,
+	 * nothing but the last close (vfio_pci_core_disable()) leaves it.
+	 * Entered before anything else, so the holder's mappings are dead
+	 * while the rest runs. (It would also revoke BAR dma-bufs, 6.19+, but
+	 * the reset below gives those back; there are none: this driver sets
+	 * no pci_ops->get_dmabuf_phys, so VFIO_DEVICE_FEATURE_DMA_BUF gives
+	 * EOPNOTSUPP. A driver that offers them must revoke them after the
+	 * reset.)
 	 */
 	ret = vfb_low_power(vdev, true);
 	if (ret) {
@@ -593,21 +597,6 @@ static int vfb_quiesce(struct vfb_device *vfb)
 	 */
 	pci_clear_master(pdev);
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 19, 0)
-	/*
-	 * The reset ioctl gives dma-bufs back whenever memory is enabled,
-	 * which for a VF it always is; leaving and entering low power again
-	 * revokes them again. Faults stay refused but for the one release of
-	 * memory_lock in between, and the entry zaps what that let in.
-	 */
-	ret = vfb_low_power(vdev, false);
-	if (!ret)
-		ret = vfb_low_power(vdev, true);
-	if (ret) {
-		pci_warn(pdev, "revocation: dma-bufs and BAR faults not blocked after the reset (%ld)\n", ret);
-		err = -EIO;
-	}
-#endif
 
 	/* Tell the holder through its request eventfd, as unbind would. */
 	vfio_pci_core_request(core_vdev, 1);
