@@ -959,10 +959,23 @@ int sysfs_set_vf_token(Sysfs *s, const char *bdf, const Token *token) {
 }
 
 int sysfs_revoke_vf(Sysfs *s, const char *bdf) {
-        char path[PATH_MAX];
+        char path[PATH_MAX], canon[PCI_ADDRESS_MAX], value[PCI_ADDRESS_MAX + 1];
         int r;
 
-        r = device_path(s, bdf, "vfbroker_revoke", path);
+        if (pci_address_normalize(bdf, canon) < 0)
+                return -EINVAL;
+        /* The driver's attribute takes the VF's address and stays while an
+         * unbind or sriov_numvfs=0 waits for the holder, when the VF's own
+         * attributes are gone already; builds of the module before it have
+         * only the VF's. */
+        r = path_format(path, "%s/sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_revoke", s->root);
+        if (r < 0)
+                return r;
+        snprintf(value, sizeof value, "%s\n", canon);
+        r = write_attr(path, value);
+        if (r != -ENOENT)
+                return r;
+        r = device_path(s, canon, "vfbroker_revoke", path);
         if (r < 0)
                 return r;
         return write_attr(path, "1\n");

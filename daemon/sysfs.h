@@ -102,5 +102,7 @@ int sysfs_wait_vfs_bound_read(Sysfs *s, const char *pf_bdf, const char *driver, 
 /* vfbroker_vfio_pci only (kmod/): sets the VF's own token (NULL clears it, so
  * opens fall back to the PF token); -ENOENT under a driver without it. */
 int sysfs_set_vf_token(Sysfs *s, const char *bdf, const Token *token);
-/* vfbroker_vfio_pci only: revokes every open fd of the VF at once. */
+/* vfbroker_vfio_pci only: revokes every open fd of the VF at once, through
+ * the driver's vfbroker_revoke (works while an unbind waits for the holder),
+ * else the VF's own attribute. */
 int sysfs_revoke_vf(Sysfs *s, const char *bdf);

@@ -12,11 +12,18 @@
 
 #include <linux/delay.h>
 #include <linux/device.h>
+#include <linux/err.h>
+#include <linux/eventfd.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/pm_runtime.h>
+#include <linux/sched.h>
 #include <linux/srcu.h>
+#include <linux/uaccess.h>
 #include <linux/uuid.h>
 #include <linux/version.h>
 #include <linux/vfio.h>
@@ -60,7 +67,17 @@ struct vfb_device {
 	struct srcu_struct srcu;
 	/* One revocation at a time per device. */
 	struct mutex revoke_lock;
+	/* On vfb_list while registered with vfio (see vfb_remove). */
+	struct list_head node;
 };
+
+/*
+ * Every bound device, for the driver-level revoke attribute: a VF's own
+ * attributes are removed before its unbind starts to wait for the holder,
+ * the driver's stay until the module goes.
+ */
+static DEFINE_MUTEX(vfb_list_lock);
+static LIST_HEAD(vfb_list);
 
 static struct vfb_device *to_vfb(struct vfio_device *core_vdev)
 {
@@ -302,6 +319,16 @@ static int vfb_match(struct vfio_device *core_vdev, char *buf)
 	uuid_t want, given;
 	int ret;
 
+	/*
+	 * A revoked VF that is still open (its holder has the group fd) gives
+	 * no new device fd. The flag can change right after this read: an fd
+	 * opened then is refused by every operation all the same.
+	 */
+	if (READ_ONCE(vfb->revoked)) {
+		ret = vfb_parse_name(vfb->core_device.pdev, buf, &has_token, &given);
+		return ret > 0 ? -ENODEV : ret;
+	}
+
 	/* No per-VF token: exactly vfio-pci's rules, PF token included. */
 	if (!vfb_get_token(vfb, &want))
 		return vfio_pci_core_match(core_vdev, buf);
@@ -321,10 +348,30 @@ static int vfb_match_token_uuid(struct vfio_device *core_vdev,
 	struct vfb_device *vfb = to_vfb(core_vdev);
 	uuid_t want;
 
+	/* cdev binds only a device nobody has open: revoked is false here */
 	if (!vfb_get_token(vfb, &want))
 		return vfio_pci_core_match_token_uuid(core_vdev, uuid);
 	return vfb_check_token(vfb, &want, uuid);
 }
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0) && IS_ENABLED(CONFIG_IOMMUFD)
+/*
+ * VFIO_DEVICE_ATTACH_IOMMUFD_PT reaches the driver here, not through the
+ * ioctl op, with the device set lock held (device_cdev.c), the lock
+ * revoked changes under: a revoked holder cannot give the VF a new IOMMU
+ * domain. Detaching is left alone: it only takes translations away.
+ */
+static int vfb_attach_ioas(struct vfio_device *core_vdev, u32 *pt_id)
+{
+	if (READ_ONCE(to_vfb(core_vdev)->revoked))
+		return -ENODEV;
+	return vfio_iommufd_physical_attach_ioas(core_vdev, pt_id);
+}
+#define VFB_ATTACH_IOAS vfb_attach_ioas
+#else
+/* NULL where IOMMUFD is off (vfio.h) */
+#define VFB_ATTACH_IOAS vfio_iommufd_physical_attach_ioas
 #endif
 
 static ssize_t vfbroker_token_store(struct device *dev,
@@ -361,17 +408,115 @@ static DEVICE_ATTR_WO(vfbroker_token);
 /* --- revocation -------------------------------------------------------------- */
 
 /*
+ * The head of vfio-pci-core's private struct vfio_pci_ioeventfd
+ * (drivers/vfio/pci/vfio_pci_priv.h, the same from 6.1 to 7.3): the list
+ * link, the device and the virqfd, the only fields used here. Each entry's
+ * device is checked before its virqfd is touched.
+ */
+struct vfb_ioeventfd_head {
+	struct list_head next;
+	struct vfio_pci_core_device *vdev;
+	struct virqfd *virqfd;
+};
+
+/*
+ * An ioeventfd is the holder's own eventfd wired to a BAR write that the
+ * kernel performs (vfio_pci_ioeventfd_handler); it does not go through an
+ * fd operation, so the revoked flag never sees it, and vfio-pci-core drops
+ * ioeventfds only on the last close. Disarm every virqfd the way
+ * VFIO_DEVICE_IOEVENTFD with fd -1 does (vfio_virqfd_disable() waits for a
+ * handler that is running); the entries stay listed, with no virqfd, until
+ * vfio_pci_core_disable() frees them on close. Returns how many were
+ * armed, or -EPROTO if the list does not look like vfio-pci-core's.
+ */
+static int vfb_disarm_ioeventfds(struct vfio_pci_core_device *vdev)
+{
+	struct vfb_ioeventfd_head *ioev;
+	int n = 0;
+
+	mutex_lock(&vdev->ioeventfds_lock);
+	list_for_each_entry(ioev, &vdev->ioeventfds_list, next) {
+		if (ioev->vdev != vdev) {
+			n = -EPROTO;
+			break;
+		}
+		if (READ_ONCE(ioev->virqfd))
+			n++;
+		vfio_virqfd_disable(&ioev->virqfd);
+	}
+	mutex_unlock(&vdev->ioeventfds_lock);
+	return n;
+}
+
+/*
+ * Interrupt triggers (INTx, MSI, MSI-X) and the error eventfd come down
+ * only through VFIO_DEVICE_SET_IRQS, whose argument vfio-pci-core reads
+ * with copy_from_user() and whose worker is not exported. So the header
+ * goes into a page mapped for the duration in the writing process (root,
+ * inside its write() of the revoke attribute) and the core's own ioctl path
+ * runs on it: DATA_NONE with count 0 disables the index, as on close.
+ * The request eventfd stays: it tells the holder to let go.
+ */
+static int vfb_disable_irqs(struct vfio_pci_core_device *vdev)
+{
+	struct vfio_irq_set hdr = {
+		.argsz = sizeof(hdr),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+	};
+	int type = READ_ONCE(vdev->irq_type);
+	unsigned long uaddr;
+	int ret = 0, r;
+
+	if (!current->mm || (current->flags & PF_KTHREAD))
+		return -ESRCH;
+	uaddr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(uaddr))
+		return (int)uaddr;
+
+	if (type == VFIO_PCI_INTX_IRQ_INDEX || type == VFIO_PCI_MSI_IRQ_INDEX ||
+	    type == VFIO_PCI_MSIX_IRQ_INDEX) {
+		hdr.index = type;
+		if (copy_to_user((void __user *)uaddr, &hdr, sizeof(hdr)))
+			ret = -EFAULT;
+		else
+			ret = vfio_pci_core_ioctl(&vdev->vdev, VFIO_DEVICE_SET_IRQS, uaddr);
+	}
+	/* DATA_NONE on an unset error eventfd is EINVAL: only when set */
+	if (READ_ONCE(vdev->err_trigger)) {
+		hdr.index = VFIO_PCI_ERR_IRQ_INDEX;
+		if (copy_to_user((void __user *)uaddr, &hdr, sizeof(hdr)))
+			r = -EFAULT;
+		else
+			r = vfio_pci_core_ioctl(&vdev->vdev, VFIO_DEVICE_SET_IRQS, uaddr);
+		if (!ret)
+			ret = r;
+	}
+	vm_munmap(uaddr, PAGE_SIZE);
+	return ret;
+}
+
+/* vfio-pci-core's LOW_POWER_ENTRY (no wakeup eventfd) or LOW_POWER_EXIT */
+static long vfb_low_power(struct vfio_pci_core_device *vdev, bool enter)
+{
+	return vfio_pci_core_ioctl_feature(&vdev->vdev, VFIO_DEVICE_FEATURE_SET |
+					   (enter ? VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY :
+						    VFIO_DEVICE_FEATURE_LOW_POWER_EXIT),
+					   NULL, 0);
+}
+
+/*
  * Quiesce a revoked device. Called with the device set lock held and the
  * device open, after every fd operation that began before the revocation
- * has returned.
+ * has returned. Returns 0, or -EIO if BAR faults could not be blocked.
  */
-static void vfb_quiesce(struct vfb_device *vfb)
+static int vfb_quiesce(struct vfb_device *vfb)
 {
 	struct vfio_pci_core_device *vdev = &vfb->core_device;
 	struct vfio_device *core_vdev = &vdev->vdev;
 	struct pci_dev *pdev = vdev->pdev;
+	int pm, i, n, err = 0;
 	long ret;
-	int pm, i;
 
 	/*
 	 * vfio's fd ioctl path wakes the device around every ioctl; these
@@ -383,11 +528,57 @@ static void vfb_quiesce(struct vfb_device *vfb)
 		pci_warn(pdev, "revocation: cannot wake the device (%d), trying anyway\n", pm);
 
 	/*
+	 * Take the device out of the holder's low power first. With
+	 * LOW_POWER_ENTRY_WITH_WAKEUP its wakeup eventfd stays armed, and the
+	 * core's runtime resume (any later wake-up, even one for an ioctl that
+	 * is then refused) leaves low power by itself, which lets BAR faults
+	 * be served again; and while the holder's low power is engaged the
+	 * revocation's own entry below fails. Exiting drops the holder's
+	 * eventfd; the holder cannot enter again, its feature ioctls are
+	 * refused.
+	 */
+	ret = vfb_low_power(vdev, false);
+	if (ret)
+		pci_warn(pdev, "revocation: leaving the holder's low power failed (%ld)\n", ret);
+
+	/*
+	 * For a VF, memory enable lives in the PF, so vfio-pci-core never
+	 * refuses BAR faults on the virtual command register; its fault
+	 * handler (the huge-page one on 6.12+ too) refuses them (SIGBUS)
+	 * while the low-power feature is engaged. Entering it zaps the BAR
+	 * mappings under memory_lock. Entered without a wakeup eventfd,
+	 * nothing but the last close (vfio_pci_core_disable()) leaves it.
+	 * Entered before anything else, so the holder's mappings are dead
+	 * while the rest runs. (It would also revoke BAR dma-bufs, 6.19+, but
+	 * the reset below gives those back; there are none: this driver sets
+	 * no pci_ops->get_dmabuf_phys, so VFIO_DEVICE_FEATURE_DMA_BUF gives
+	 * EOPNOTSUPP. A driver that offers them must revoke them after the
+	 * reset.)
+	 */
+	ret = vfb_low_power(vdev, true);
+	if (ret) {
+		pci_warn(pdev, "revocation: BAR faults not blocked (%ld)\n", ret);
+		err = -EIO;
+	}
+
+	n = vfb_disarm_ioeventfds(vdev);
+	if (n < 0) {
+		pci_warn(pdev, "revocation: ioeventfd list not understood (%d), left armed\n", n);
+		err = -EIO;
+	} else if (n) {
+		pci_dbg(pdev, "revocation: %d ioeventfds disarmed\n", n);
+	}
+
+	ret = vfb_disable_irqs(vdev);
+	if (ret)
+		pci_warn(pdev, "revocation: interrupt eventfds not torn down (%ld)\n", ret);
+
+	/*
 	 * vfio-pci-core's own VFIO_DEVICE_RESET path (it does not use its
 	 * argument): zaps every BAR mapping under memory_lock, then a function
 	 * reset, so the device drops its queues, DMA and interrupt setup.
 	 * pci_try_reset_function() gives -EAGAIN while someone holds the
-	 * device lock.
+	 * device lock; an unbind waiting for the holder holds it all along.
 	 */
 	for (i = 0; i < VFB_RESET_TRIES; i++) {
 		ret = vfio_pci_core_ioctl(core_vdev, VFIO_DEVICE_RESET, 0);
@@ -406,20 +597,6 @@ static void vfb_quiesce(struct vfb_device *vfb)
 	 */
 	pci_clear_master(pdev);
 
-	/*
-	 * For a VF, memory enable lives in the PF, so vfio-pci-core never
-	 * refuses BAR faults on the virtual command register; its fault
-	 * handler refuses them (SIGBUS) while the low-power feature is
-	 * engaged. Entering it zaps the BAR mappings again under memory_lock,
-	 * which covers faults that raced with the reset. It stays engaged
-	 * until the last fd closes (vfio_pci_core_disable() leaves it).
-	 */
-	ret = vfio_pci_core_ioctl_feature(core_vdev,
-					  VFIO_DEVICE_FEATURE_SET |
-					  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
-					  NULL, 0);
-	if (ret && !vdev->pm_runtime_engaged)
-		pci_warn(pdev, "revocation: BAR faults not blocked (%ld)\n", ret);
 
 	/* Tell the holder through its request eventfd, as unbind would. */
 	vfio_pci_core_request(core_vdev, 1);
@@ -427,23 +604,17 @@ static void vfb_quiesce(struct vfb_device *vfb)
 	/* resume_and_get drops its reference itself when it fails */
 	if (pm >= 0)
 		pm_runtime_put(&pdev->dev);
+	return err;
 }
 
-static ssize_t vfbroker_revoke_store(struct device *dev,
-				     struct device_attribute *attr,
-				     const char *buf, size_t count)
+/*
+ * Revokes every open fd of vfb. Waits only for fd operations already
+ * running, never for the holder. 0 also when nothing was open.
+ */
+static int vfb_revoke(struct vfb_device *vfb)
 {
-	struct vfb_device *vfb = dev_to_vfb(dev);
 	struct vfio_device *core_vdev = &vfb->core_device.vdev;
-	struct pci_dev *pdev = to_pci_dev(dev);
-	bool revoke;
-	int ret;
-
-	ret = kstrtobool(buf, &revoke);
-	if (ret)
-		return ret;
-	if (!revoke)
-		return -EINVAL;
+	int ret = 0;
 
 	mutex_lock(&vfb->revoke_lock);
 
@@ -452,7 +623,7 @@ static ssize_t vfbroker_revoke_store(struct device *dev,
 	if (!vfb->open || vfb->revoked) {
 		mutex_unlock(&core_vdev->dev_set->lock);
 		mutex_unlock(&vfb->revoke_lock);
-		return count;
+		return 0;
 	}
 	WRITE_ONCE(vfb->revoked, true);
 	mutex_unlock(&core_vdev->dev_set->lock);
@@ -467,15 +638,82 @@ static ssize_t vfbroker_revoke_store(struct device *dev,
 	mutex_lock(&core_vdev->dev_set->lock);
 	/* Closed meanwhile: close_device already reset it and cleared revoked. */
 	if (vfb->open && READ_ONCE(vfb->revoked)) {
-		vfb_quiesce(vfb);
-		pci_info(pdev, "revoked: open fds fail with ENODEV, BAR mappings torn down, device reset\n");
+		ret = vfb_quiesce(vfb);
+		pci_info(vfb->core_device.pdev,
+			 "revoked: open fds fail with ENODEV, BAR mappings torn down, device reset%s\n",
+			 ret ? " (incomplete, see above)" : "");
 	}
 	mutex_unlock(&core_vdev->dev_set->lock);
 
 	mutex_unlock(&vfb->revoke_lock);
-	return count;
+	return ret;
+}
+
+static ssize_t vfbroker_revoke_store(struct device *dev,
+				     struct device_attribute *attr,
+				     const char *buf, size_t count)
+{
+	bool revoke;
+	int ret;
+
+	ret = kstrtobool(buf, &revoke);
+	if (ret)
+		return ret;
+	if (!revoke)
+		return -EINVAL;
+	ret = vfb_revoke(dev_to_vfb(dev));
+	return ret ? ret : count;
 }
 static DEVICE_ATTR_WO(vfbroker_revoke);
+
+/*
+ * /sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_revoke: write a VF's
+ * address to revoke it. Unlike the VF's own attribute this one exists
+ * while the VF's unbind (or sriov_numvfs=0, or the PF's unbind) waits
+ * for the holder: the driver core removes a device's attributes before
+ * calling remove(), which then waits in vfio for the last close.
+ */
+static ssize_t vfb_drv_revoke_store(struct device_driver *drv,
+				    const char *buf, size_t count)
+{
+	struct vfb_device *vfb, *found = NULL;
+	size_t len = count;
+	bool virtfn = false;
+	int ret;
+
+	if (len && buf[len - 1] == '\n')
+		len--;
+	mutex_lock(&vfb_list_lock);
+	list_for_each_entry(vfb, &vfb_list, node) {
+		const char *name = pci_name(vfb->core_device.pdev);
+
+		if (strlen(name) == len && !strncmp(name, buf, len)) {
+			found = vfb;
+			virtfn = vfb->core_device.pdev->is_virtfn;
+			/* vfio frees the device with its last reference */
+			if (virtfn)
+				get_device(&vfb->core_device.vdev.device);
+			break;
+		}
+	}
+	mutex_unlock(&vfb_list_lock);
+	if (!found)
+		return -ENODEV;
+	/* per VF, as the VF attribute: a PF's fds are its owner's */
+	if (!virtfn)
+		return -EINVAL;
+	ret = vfb_revoke(found);
+	put_device(&found->core_device.vdev.device);
+	return ret ? ret : count;
+}
+static struct driver_attribute driver_attr_vfbroker_revoke =
+	__ATTR(vfbroker_revoke, 0200, NULL, vfb_drv_revoke_store);
+
+static struct attribute *vfb_drv_attrs[] = {
+	&driver_attr_vfbroker_revoke.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(vfb_drv);
 
 static struct attribute *vfb_attrs[] = {
 	&dev_attr_vfbroker_token.attr,
@@ -529,7 +767,7 @@ static const struct vfio_device_ops vfb_ops = {
 	/* present from 6.2, required from 6.6; NULL where IOMMUFD is off */
 	.bind_iommufd	= vfio_iommufd_physical_bind,
 	.unbind_iommufd	= vfio_iommufd_physical_unbind,
-	.attach_ioas	= vfio_iommufd_physical_attach_ioas,
+	.attach_ioas	= VFB_ATTACH_IOAS,
 	.detach_ioas	= vfio_iommufd_physical_detach_ioas,
 #endif
 };
@@ -547,6 +785,9 @@ static int vfb_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = vfio_pci_core_register_device(&vfb->core_device);
 	if (ret)
 		goto out_put_vdev;
+	mutex_lock(&vfb_list_lock);
+	list_add(&vfb->node, &vfb_list);
+	mutex_unlock(&vfb_list_lock);
 	return 0;
 
 out_put_vdev:
@@ -557,8 +798,16 @@ out_put_vdev:
 static void vfb_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
+	struct vfb_device *vfb = container_of(vdev, struct vfb_device, core_device);
 
+	/*
+	 * Waits until the holder closes; the device stays on the list
+	 * meanwhile, so the driver attribute can still revoke it.
+	 */
 	vfio_pci_core_unregister_device(vdev);
+	mutex_lock(&vfb_list_lock);
+	list_del(&vfb->node);
+	mutex_unlock(&vfb_list_lock);
 	vfio_put_device(&vdev->vdev);
 }
 
@@ -587,6 +836,8 @@ static struct pci_driver vfb_pci_driver = {
 	.driver_managed_dma	= true,
 	/* pci_register_driver() copies these into driver.dev_groups */
 	.dev_groups		= vfb_groups,
+	/* and these into driver.groups, the driver's own attributes */
+	.groups			= vfb_drv_groups,
 };
 
 module_pci_driver(vfb_pci_driver);

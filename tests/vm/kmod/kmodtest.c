@@ -11,17 +11,29 @@
  *   kmodtest tokens PF-BDF    per-VF token matrix on two VFs of PF
  *   kmodtest revoke PF-BDF    revocation while uid 65534 holds VF0
  *   kmodtest race PF-BDF      revocation racing with the last close of VF0
+ *   kmodtest ioeventfd PF-BDF (igb) ioeventfds armed before the revocation
+ *                             write nothing afterwards (mailbox seen via the PF)
+ *   kmodtest lowpower PF-BDF [ROUNDS]
+ *                             the holder's low power with wakeup cannot give
+ *                             the BAR mapping back: once held awake, then
+ *                             ROUNDS (default 20) races with 4 GET_INFO threads
+ *   kmodtest unbind PF-BDF    revocation through the driver's attribute while
+ *                             the VF's unbind / sriov_numvfs=0 waits
+ *   kmodtest cdev PF-BDF      revocation of a VF bound through its cdev and
+ *                             iommufd (kernels with CONFIG_IOMMUFD only)
  *   kmodtest hold VF TOKEN READY-FILE
  *                             open VF with TOKEN, create READY-FILE, sleep
  *                             until killed (module unload checks)
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
 #include <linux/vfio.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -660,6 +672,22 @@ static int holder(int sock)
 	return n_failed ? 1 : 0;
 }
 
+/* host interrupts vfio requested for bdf's MSI-X vectors (/proc/interrupts) */
+static int msix_irqs(const char *bdf)
+{
+	char line[1024], want[64];
+	FILE *f = fopen("/proc/interrupts", "re");
+	int n = 0;
+
+	if (!f)
+		return -errno;
+	snprintf(want, sizeof(want), "(%s)", bdf);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "vfio-msix") && strstr(line, want);
+	fclose(f);
+	return n;
+}
+
 static int run_revoke(const char *pf)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
@@ -715,11 +743,16 @@ static int run_revoke(const char *pf)
 	r = try_open(vf0, T0);
 	printf("# while held: opening VF0's group again gives %s (the holder's fds keep it busy)\n", errname(-r));
 
+	r = msix_irqs(vf0);
+	check(r >= 1, "while held: the holder's MSI-X vector has a host interrupt (%d in /proc/interrupts)", r);
 	t = now();
 	r = sysfs_write(vf0, "vfbroker_revoke", "1");
 	t = now() - t;
 	check(r == 0, "root writes 1 to VF0's vfbroker_revoke while the holder has it (%s)", errname(-r));
+	printf("# revoke write (holder busy, MSI-X and request eventfds, DMA map): %.3f ms\n", t * 1e3);
 	check(t < 5.0, "revocation returned without waiting for the holder (%.3f s)", t);
+	r = msix_irqs(vf0);
+	check(r == 0, "revoked: the holder's MSI-X trigger is torn down, no host interrupt left (%d in /proc/interrupts)", r);
 	r = sysfs_write(vf0, "vfbroker_revoke", "1");
 	check(r == 0, "revoking it again while the holder still has it is a no-op (%s)", errname(-r));
 	r = pci_command(vf0);
@@ -820,6 +853,863 @@ static int run_race(const char *pf)
 	return n_failed ? 1 : 0;
 }
 
+/* --- shared by the checks of issue-style holders ----------------------------------------- */
+
+#define DRV_DIR "/sys/bus/pci/drivers/vfbroker_vfio_pci"
+
+/* the VF a holder of start_holder() has, for its own checks */
+static char held_vf[32];
+
+static int path_write(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd, e;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	e = errno;
+	close(fd);
+	return n < 0 ? -e : 0;
+}
+
+static int path_read(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = 0;
+	return 0;
+}
+
+/* write 1 to VF's own attribute, or VF's address to the driver's; prints the time */
+static int revoke_timed(const char *vf, bool via_driver, const char *what)
+{
+	double t = now();
+	int r;
+
+	if (via_driver) {
+		char val[40];
+
+		snprintf(val, sizeof(val), "%s\n", vf);
+		r = path_write(DRV_DIR "/vfbroker_revoke", val);
+	} else {
+		r = sysfs_write(vf, "vfbroker_revoke", "1");
+	}
+	t = now() - t;
+	printf("# revoke write (%s, %s): %.3f ms, %s\n", what,
+	       via_driver ? "driver attribute" : "VF attribute", t * 1e3, errname(-r));
+	return r;
+}
+
+/*
+ * The PF, opened by root through its own container with the PF token (set
+ * by this open while no VF is in use): the window on the igb VFs' mailbox
+ * memory, which the PF sees at BAR0 + 0x800 + 0x40 * VF index.
+ */
+struct pf_handle {
+	int container, group, dev;
+	uint64_t bar0, cfg;
+};
+
+static int pf_open(const char *pf, struct pf_handle *h)
+{
+	struct vfio_region_info cfg = { .argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	struct vfio_region_info bar = { .argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX };
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	char path[64], name[128];
+	uint16_t cmd;
+
+	h->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group_of(pf));
+	h->group = open(path, O_RDWR | O_CLOEXEC);
+	if (h->container < 0 || h->group < 0 || ioctl(h->group, VFIO_GROUP_GET_STATUS, &st) < 0 ||
+	    ioctl(h->group, VFIO_GROUP_SET_CONTAINER, &h->container) < 0 ||
+	    ioctl(h->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
+		return -errno;
+	snprintf(name, sizeof(name), "%s vf_token=%s", pf, PF_TOKEN);
+	h->dev = ioctl(h->group, VFIO_GROUP_GET_DEVICE_FD, name);
+	if (h->dev < 0 || ioctl(h->dev, VFIO_DEVICE_GET_REGION_INFO, &cfg) < 0 ||
+	    ioctl(h->dev, VFIO_DEVICE_GET_REGION_INFO, &bar) < 0)
+		return -errno;
+	h->bar0 = bar.offset;
+	h->cfg = cfg.offset;
+	/* memory decoding on, whatever the PF's command register had */
+	if (pread(h->dev, &cmd, 2, h->cfg + 4) != 2)
+		return -EIO;
+	cmd |= 0x2;
+	if (pwrite(h->dev, &cmd, 2, h->cfg + 4) != 2)
+		return -EIO;
+	return 0;
+}
+
+static void pf_close(struct pf_handle *h)
+{
+	if (h->dev >= 0)
+		close(h->dev);
+	if (h->group >= 0) {
+		ioctl(h->group, VFIO_GROUP_UNSET_CONTAINER);
+		close(h->group);
+	}
+	if (h->container >= 0)
+		close(h->container);
+}
+
+static uint32_t pf_peek(struct pf_handle *h, uint64_t off)
+{
+	uint32_t v = 0xdeadbeef;
+
+	if (pread(h->dev, &v, 4, h->bar0 + off) != 4)
+		return 0xdeadbeef;
+	return v;
+}
+
+static int pf_poke(struct pf_handle *h, uint64_t off, uint32_t v)
+{
+	return pwrite(h->dev, &v, 4, h->bar0 + off) == 4 ? 0 : -EIO;
+}
+
+/*
+ * Opens VF with T0 on the broker side, forks a uid 65534 holder running
+ * fn(sock, fds) with the device, container and group fds (the group too:
+ * some consumers get it), keeps none of them, and waits for the holder's
+ * 'R'. Returns the holder's pid, *ret_sock the broker's end.
+ */
+static pid_t start_holder(const char *vf, int (*fn)(int sock, const int *fds), int *ret_sock)
+{
+	int sv[2], fds[3], g = group_of(vf), dev, r, st;
+	pid_t pid;
+
+	if (container_open() < 0) {
+		check(false, "open /dev/vfio/vfio (%s)", errname(errno));
+		return -1;
+	}
+	dev = device_open(vf, T0);
+	if (dev < 0) {
+		check(false, "broker side: open %s with its token (%s)", vf, errname(-dev));
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	snprintf(held_vf, sizeof(held_vf), "%s", vf);
+	pid = fork();
+	if (pid == 0) {
+		int got[3];
+
+		close(sv[0]);
+		/* the holder's exit status counts its own checks only */
+		n_failed = 0;
+		if (drop_privileges() < 0 || recv_fds(sv[1], got, 3) < 0)
+			_exit(2);
+		_exit(fn(sv[1], got));
+	}
+	close(sv[1]);
+	fds[0] = dev;
+	fds[1] = container;
+	fds[2] = group_fd[g];
+	r = send_fds(sv[0], fds, 3);
+	/* nothing stays with the broker; no UNSET_CONTAINER: the holder shares the group file */
+	close(dev);
+	close(group_fd[g]);
+	group_fd[g] = 0;
+	iommu_set = false;
+	close(container);
+	container = -1;
+	if (r < 0 || wait_byte(sv[0], 60000) != 'R') {
+		check(false, "holder of %s got ready", vf);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		close(sv[0]);
+		return -1;
+	}
+	*ret_sock = sv[0];
+	return pid;
+}
+
+static bool end_holder(pid_t pid, int sock, const char *what)
+{
+	int st;
+
+	waitpid(pid, &st, 0);
+	close(sock);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: holder checks passed and it closed its fds (exit %d)",
+	      what, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static int region_info(int dev, int index, struct vfio_region_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	ri->argsz = sizeof(*ri);
+	ri->index = index;
+	return ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, ri) < 0 ? -errno : 0;
+}
+
+/* --- ioeventfds (issue 10, finding 1) --------------------------------------------------- */
+
+#define MBX_OFF 0x800
+#define IOEV_A 0x2222c0deU
+#define IOEV_B 0x3333c0deU
+
+static int ioeventfd_set(int dev, uint64_t offset, uint32_t data, int fd)
+{
+	struct vfio_device_ioeventfd e = { .argsz = sizeof(e), .flags = VFIO_DEVICE_IOEVENTFD_32,
+					   .offset = offset, .data = data, .fd = fd };
+
+	return ioctl(dev, VFIO_DEVICE_IOEVENTFD, &e) < 0 ? -errno : 0;
+}
+
+static void kick(int efd)
+{
+	uint64_t one = 1;
+
+	if (write(efd, &one, 8) != 8)
+		printf("# eventfd write: %s\n", errname(errno));
+}
+
+/* 6.19+ (7.3 here): a dma-buf of BAR0, for P2P importers; fd or -errno */
+#ifndef VFIO_DEVICE_FEATURE_DMA_BUF
+#define VFIO_DEVICE_FEATURE_DMA_BUF 11
+#endif
+static int bar0_dmabuf(int dev, uint64_t size)
+{
+	struct {
+		struct vfio_device_feature f;
+		uint32_t region_index, open_flags, flags, nr_ranges;
+		uint64_t offset, length;
+	} a = { .f = { .argsz = sizeof(a), .flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF },
+		.region_index = VFIO_PCI_BAR0_REGION_INDEX, .open_flags = O_RDWR | O_CLOEXEC,
+		.nr_ranges = 1, .length = size };
+	int r = ioctl(dev, VFIO_DEVICE_FEATURE, &a);
+
+	return r < 0 ? -errno : r;
+}
+
+/* a feature vfio's core handles itself (migration, DMA logging): -errno of a GET/SET probe */
+static int core_feature(int dev, uint32_t feature, uint32_t op)
+{
+	struct vfio_device_feature f = { .argsz = sizeof(f), .flags = op | feature };
+
+	return ioctl(dev, VFIO_DEVICE_FEATURE, &f) < 0 ? -errno : 0;
+}
+
+static int holder_ioeventfd(int sock, const int *fds)
+{
+	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_INTX_IRQ_INDEX };
+	struct vfio_region_info bar;
+	int dev = fds[0], group = fds[2], a, b, r;
+	char name[128];
+
+	r = region_info(dev, VFIO_PCI_BAR0_REGION_INDEX, &bar);
+	a = eventfd(0, EFD_CLOEXEC);
+	b = eventfd(0, EFD_CLOEXEC);
+	if (r < 0 || a < 0 || b < 0)
+		return 2;
+	r = ioeventfd_set(dev, bar.offset + MBX_OFF, IOEV_A, a);
+	check(r == 0, "holder: VFIO_DEVICE_IOEVENTFD on BAR0+0x%x, data 0x%08x (%s)", MBX_OFF, IOEV_A, errname(-r));
+	r = ioeventfd_set(dev, bar.offset + MBX_OFF, IOEV_B, b);
+	check(r == 0, "holder: a second one, data 0x%08x (%s)", IOEV_B, errname(-r));
+	/* a VF has no INTx (vfio-pci-core zeroes its interrupt pin): no INTx trigger or unmask eventfd */
+	r = ioctl(dev, VFIO_DEVICE_GET_IRQ_INFO, &ii);
+	check(r == 0 && ii.count == 0, "holder: the VF has no INTx, so no INTx unmask eventfd can reach it (count %u)",
+	      r == 0 ? ii.count : 99);
+	/* 6.19+ offers dma-bufs of BARs only to drivers with pci_ops->get_dmabuf_phys; this one has none */
+	r = bar0_dmabuf(dev, bar.size);
+	check(r == -EOPNOTSUPP || r == -ENOTTY,
+	      "holder: no dma-buf of BAR0 can be made, before any revocation (%s)", r >= 0 ? "created one" : errname(-r));
+	if (r >= 0)
+		close(r);
+	kick(a);
+	if (write(sock, "R", 1) != 1 || wait_byte(sock, 60000) != 'V')
+		return 2;
+	r = bar0_dmabuf(dev, bar.size);
+	check(r == -ENODEV, "revoked: VFIO_DEVICE_FEATURE_DMA_BUF fails with ENODEV (%s)", errname(r < 0 ? -r : 0));
+	{
+		int m = core_feature(dev, VFIO_DEVICE_FEATURE_MIGRATION, VFIO_DEVICE_FEATURE_GET);
+		int l = core_feature(dev, VFIO_DEVICE_FEATURE_DMA_LOGGING_START, VFIO_DEVICE_FEATURE_SET);
+
+		/* vfio's core answers these itself, without the driver: the driver has neither */
+		check(m == -ENOTTY && l == -ENOTTY,
+		      "revoked: migration and DMA logging do not exist on this driver (%s, %s)", errname(-m), errname(-l));
+	}
+
+	kick(b);
+	kick(a);
+	usleep(300 * 1000);
+	r = ioeventfd_set(dev, bar.offset + MBX_OFF, 0x4444c0de, a);
+	check(r == -ENODEV, "revoked: a new VFIO_DEVICE_IOEVENTFD fails with ENODEV (%s)", errname(-r));
+	/* the holder has the group: a new device fd of the revoked VF is refused at the name match */
+	snprintf(name, sizeof(name), "%s vf_token=%s", held_vf, T0);
+	r = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name);
+	check(r < 0 && errno == ENODEV, "revoked: VFIO_GROUP_GET_DEVICE_FD on the holder's group fails with ENODEV (%s)",
+	      errname(r < 0 ? errno : 0));
+	if (r >= 0)
+		close(r);
+	if (write(sock, "F", 1) != 1)
+		return 2;
+	if (wait_byte(sock, 60000) != 'G')
+		return 2;
+	close(a);
+	close(b);
+	close(dev);
+	close(fds[1]);
+	close(group);
+	return n_failed ? 1 : 0;
+}
+
+static int run_ioeventfd(const char *pf)
+{
+	struct pf_handle h = { .container = -1, .group = -1, .dev = -1 };
+	char vf0[32], vf1[32];
+	int sock = -1, r;
+	uint32_t v;
+	pid_t pid;
+
+	r = pf_open(pf, &h);
+	check(r == 0, "%s: root opens the PF with the PF token, to see the VFs' mailboxes (%s)", pf, errname(-r));
+	if (r < 0 || sriov_enable(pf, vf0, vf1) < 0) {
+		pf_close(&h);
+		return 1;
+	}
+	sysfs_write(vf0, "vfbroker_token", T0);
+	pf_poke(&h, MBX_OFF, 0);
+	pid = start_holder(vf0, holder_ioeventfd, &sock);
+	if (pid < 0)
+		goto out;
+	usleep(200 * 1000);
+	v = pf_peek(&h, MBX_OFF);
+	check(v == IOEV_A, "before revocation the holder's ioeventfd writes 0x%08x into VF0's mailbox (PF BAR0+0x%x: 0x%08x)",
+	      IOEV_A, MBX_OFF, v);
+	r = revoke_timed(vf0, false, "two ioeventfds armed");
+	check(r == 0, "root revokes VF0 (%s)", errname(-r));
+	/* whatever the reset left there: a known value the ioeventfds would overwrite */
+	pf_poke(&h, MBX_OFF, 0);
+	if (write(sock, "V", 1) != 1 || wait_byte(sock, 60000) != 'F') {
+		check(false, "holder signalled its ioeventfds after the revocation");
+	} else {
+		v = pf_peek(&h, MBX_OFF);
+		check(v != IOEV_A && v != IOEV_B,
+		      "revoked: signalling both ioeventfds writes nothing into the device (mailbox 0x%08x)", v);
+		if (write(sock, "G", 1) != 1)
+			check(false, "tell the holder to finish");
+	}
+	end_holder(pid, sock, "ioeventfd");
+out:
+	sysfs_write(vf0, "vfbroker_token", "\n");
+	pf_close(&h);
+	r = sysfs_write(pf, "sriov_numvfs", "0");
+	check(r == 0, "%s: sriov_numvfs=0 (%s)", pf, errname(-r));
+	return n_failed ? 1 : 0;
+}
+
+/* --- low power with wakeup (issue 10, finding 2) ------------------------------------------ */
+
+#define LP_THREADS 4
+
+static int lp_threads;		/* GET_INFO threads of the holder: 0 or LP_THREADS */
+static bool lp_quiet;		/* race rounds: no per-round check lines */
+static bool lp_plain;		/* LOW_POWER_ENTRY without a wakeup eventfd */
+static volatile int lp_spin;
+static int lp_dev;
+
+static void *lp_getinfo(void *arg)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+
+	(void)arg;
+	while (__atomic_load_n(&lp_spin, __ATOMIC_RELAXED))
+		ioctl(lp_dev, VFIO_DEVICE_GET_INFO, &info);
+	return NULL;
+}
+
+static int low_power_with_wakeup(int dev, int efd)
+{
+	struct {
+		struct vfio_device_feature f;
+		struct vfio_device_low_power_entry_with_wakeup w;
+	} a = { .f = { .argsz = sizeof(a),
+		       .flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP },
+		.w = { .wakeup_eventfd = efd } };
+
+	return ioctl(dev, VFIO_DEVICE_FEATURE, &a) < 0 ? -errno : 0;
+}
+
+/* exit 0: the old BAR0 mapping raised SIGBUS after every wake-up; 1: it was served */
+static int holder_lowpower(int sock, const int *fds)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info bar;
+	pthread_t th[LP_THREADS];
+	volatile uint32_t *map;
+	uint64_t wakes = 0;
+	int dev = fds[0], efd, r, bus, enodev = 0;
+	uint32_t v = 0;
+
+	if (region_info(dev, VFIO_PCI_BAR0_REGION_INDEX, &bar) < 0)
+		return 2;
+	map = mmap(NULL, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, bar.offset);
+	if (map == MAP_FAILED || touch(map, &v))
+		return 2;
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	lp_dev = dev;
+	lp_spin = 1;
+	for (int i = 0; i < lp_threads; i++)
+		pthread_create(&th[i], NULL, lp_getinfo, NULL);
+	if (lp_plain)
+		r = core_feature(dev, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY, VFIO_DEVICE_FEATURE_SET);
+	else
+		r = low_power_with_wakeup(dev, efd);
+	if (!lp_quiet)
+		check(r == 0, "holder: VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY%s (%s)", lp_plain ? "" : "_WITH_WAKEUP", errname(-r));
+	if (r < 0)
+		return 2;
+	if (write(sock, "R", 1) != 1 || wait_byte(sock, 60000) != 'V')
+		return 2;
+	__atomic_store_n(&lp_spin, 0, __ATOMIC_RELAXED);
+	for (int i = 0; i < lp_threads; i++)
+		pthread_join(th[i], NULL);
+
+	/* every ioctl wakes the device first, refused or not; give it time to sleep in between */
+	for (int i = 0; i < 3; i++) {
+		r = ioctl(dev, VFIO_DEVICE_GET_INFO, &info);
+		enodev += r < 0 && errno == ENODEV;
+		usleep(100 * 1000);
+	}
+	bus = touch(map, &v);
+	if (read(efd, &wakes, 8) != 8)
+		wakes = 0;
+	if (!lp_quiet) {
+		check(enodev == 3, "revoked: GET_INFO fails with ENODEV, 3 of 3 (%d)", enodev);
+		check(bus, "revoked: after those wake-ups the old BAR0 mapping still raises SIGBUS%s (value 0x%08x)",
+		      bus ? "" : " # served again", bus ? 0 : v);
+		printf("# holder: wakeup eventfd count %llu\n", (unsigned long long)wakes);
+	}
+	if (!bus) {
+		/* what a hostile holder would do with it */
+		map[MBX_OFF / 4] = 0x5555c0de;
+		printf("# round: BAR0 mapping served after revocation, read 0x%08x, wrote 0x5555c0de\n", v);
+	}
+	munmap((void *)map, bar.size);
+	close(efd);
+	close(dev);
+	close(fds[1]);
+	close(fds[2]);
+	return bus ? (n_failed ? 1 : 0) : 1;
+}
+
+static int runtime_status(const char *vf, char *buf, size_t size)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/power/runtime_status", vf);
+	return path_read(path, buf, size);
+}
+
+static int power_control(const char *vf, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/power/control", vf);
+	return path_write(path, val);
+}
+
+static int run_lowpower(const char *pf, int rounds)
+{
+	char vf0[32], vf1[32], st[32] = "?";
+	int sock, r, served = 0, lost = 0, status;
+	double t0;
+	pid_t pid;
+
+	if (container_open() < 0 || sriov_enable(pf, vf0, vf1) < 0)
+		return 1;
+	sysfs_write(vf0, "vfbroker_token", T0);
+
+	/*
+	 * Deterministic: runtime PM forbidden while the holder enters low power,
+	 * so the device stays awake with the holder's low power engaged (what the
+	 * holder's GET_INFO threads do by chance), then allowed after the
+	 * revocation, so the device sleeps and the next ioctl wakes it.
+	 */
+	r = power_control(vf0, "on");
+	check(r == 0, "VF0 power/control=on: runtime suspend forbidden for now (%s)", errname(-r));
+	lp_threads = 0;
+	lp_quiet = false;
+	pid = start_holder(vf0, holder_lowpower, &sock);
+	if (pid < 0)
+		goto out;
+	r = revoke_timed(vf0, false, "holder in low power with wakeup, device awake");
+	check(r == 0, "root revokes VF0 while the holder's low power with wakeup is engaged (%s)", errname(-r));
+	r = power_control(vf0, "auto");
+	for (int i = 0; i < 300 && runtime_status(vf0, st, sizeof(st)) == 0 && strcmp(st, "suspended"); i++)
+		usleep(10 * 1000);
+	printf("# VF0 power/control=auto (%s): runtime status %s\n", errname(-r), st);
+	if (write(sock, "V", 1) != 1)
+		check(false, "tell the holder");
+	end_holder(pid, sock, "low power with wakeup, runtime PM held off");
+
+	/* the same without a wakeup eventfd: the holder's low power, then the revocation's */
+	r = power_control(vf0, "on");
+	lp_plain = true;
+	pid = start_holder(vf0, holder_lowpower, &sock);
+	lp_plain = false;
+	if (pid < 0)
+		goto out;
+	r = revoke_timed(vf0, false, "holder in low power without wakeup, device awake");
+	check(r == 0, "root revokes VF0 while the holder's low power (no wakeup) is engaged (%s)", errname(-r));
+	power_control(vf0, "auto");
+	for (int i = 0; i < 300 && runtime_status(vf0, st, sizeof(st)) == 0 && strcmp(st, "suspended"); i++)
+		usleep(10 * 1000);
+	printf("# VF0 power/control=auto: runtime status %s\n", st);
+	if (write(sock, "V", 1) != 1)
+		check(false, "tell the holder");
+	end_holder(pid, sock, "low power without wakeup, runtime PM held off");
+
+	/* the issue's race: holder threads keep waking the device while root revokes */
+	lp_threads = LP_THREADS;
+	lp_quiet = true;
+	t0 = now();
+	for (int i = 0; i < rounds; i++) {
+		pid = start_holder(vf0, holder_lowpower, &sock);
+		if (pid < 0) {
+			lost++;
+			continue;
+		}
+		usleep((i * 3331) % 20000);
+		r = revoke_timed(vf0, false, "holder in low power with wakeup, 4 threads in GET_INFO");
+		if (r < 0)
+			lost++;
+		if (write(sock, "V", 1) != 1)
+			lost++;
+		waitpid(pid, &status, 0);
+		close(sock);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) == 2)
+			lost++;
+		else if (WEXITSTATUS(status) == 1)
+			served++;
+	}
+	check(served == 0 && lost == 0,
+	      "low power with wakeup racing with revocation (%d threads in GET_INFO), %d rounds: the BAR mapping was served again in %d, %d rounds broken (%.1f s)",
+	      LP_THREADS, rounds, served, lost, now() - t0);
+out:
+	power_control(vf0, "auto");
+	sysfs_write(vf0, "vfbroker_token", "\n");
+	r = sysfs_write(pf, "sriov_numvfs", "0");
+	check(r == 0, "%s: sriov_numvfs=0 (%s)", pf, errname(-r));
+	return n_failed ? 1 : 0;
+}
+
+/* --- revocation while an unbind waits (issue 10, finding 3) ------------------------------ */
+
+static int holder_plain(int sock, const int *fds)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info bar;
+	volatile uint32_t *map;
+	int dev = fds[0], r, bus;
+	uint32_t v = 0;
+
+	if (region_info(dev, VFIO_PCI_BAR0_REGION_INDEX, &bar) < 0)
+		return 2;
+	map = mmap(NULL, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, bar.offset);
+	if (map == MAP_FAILED || touch(map, &v))
+		return 2;
+	if (write(sock, "R", 1) != 1 || wait_byte(sock, 120000) != 'V')
+		return 2;
+	r = ioctl(dev, VFIO_DEVICE_GET_INFO, &info);
+	check(r < 0 && errno == ENODEV, "revoked: VFIO_DEVICE_GET_INFO fails with ENODEV (%s)", errname(r < 0 ? errno : 0));
+	bus = touch(map, &v);
+	check(bus, "revoked: the old BAR0 mapping raises SIGBUS%s", bus ? "" : " # it read a value");
+	munmap((void *)map, bar.size);
+	close(dev);
+	close(fds[1]);
+	close(fds[2]);
+	return n_failed ? 1 : 0;
+}
+
+static int drv_link(const char *bdf, char *buf, size_t size)
+{
+	char path[256], link[256];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		snprintf(buf, size, "none");
+		return -errno;
+	}
+	link[n] = 0;
+	snprintf(buf, size, "%s", basename(link));
+	return 0;
+}
+
+/* fork a writer of val to path that may block; returns its pid */
+static pid_t blocking_write(const char *path, const char *val)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		alarm(120);
+		_exit(path_write(path, val) == 0 ? 0 : 1);
+	}
+	return pid;
+}
+
+/* true once vf's vfbroker_revoke is gone and the writer is still waiting */
+static bool wait_pending(const char *vf, pid_t writer)
+{
+	int st;
+
+	for (int i = 0; i < 2000; i++) {
+		if (waitpid(writer, &st, WNOHANG) == writer) {
+			printf("# the writer returned without waiting (exit %d)\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+			return false;
+		}
+		if (!exists(vf, "vfbroker_revoke"))
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+static int run_unbind(const char *pf)
+{
+	char vf0[32], vf1[32], path[256], drv[64];
+	int sock, r, st;
+	pid_t pid, writer;
+
+	if (container_open() < 0 || sriov_enable(pf, vf0, vf1) < 0)
+		return 1;
+	r = path_write(DRV_DIR "/vfbroker_revoke", pf);
+	check(r == -EINVAL, "the driver's vfbroker_revoke refuses a PF: EINVAL (%s)", errname(-r));
+	r = path_write(DRV_DIR "/vfbroker_revoke", "0000:7f:1f.7");
+	check(r == -ENODEV, "the driver's vfbroker_revoke refuses a device it does not drive: ENODEV (%s)", errname(-r));
+	r = revoke_timed(vf0, true, "nobody holds it");
+	check(r == 0, "revoking through the driver's attribute a VF nobody holds is a no-op (%s)", errname(-r));
+
+	/* 1: the VF's own unbind */
+	sysfs_write(vf0, "vfbroker_token", T0);
+	pid = start_holder(vf0, holder_plain, &sock);
+	if (pid < 0)
+		goto out;
+	writer = blocking_write(DRV_DIR "/unbind", vf0);
+	check(wait_pending(vf0, writer), "unbinding VF0 waits for the holder: VF0's own attributes are gone already");
+	r = sysfs_write(vf0, "vfbroker_revoke", "1");
+	printf("# VF0's own vfbroker_revoke meanwhile: %s\n", errname(-r));
+	r = revoke_timed(vf0, true, "unbind pending");
+	check(r == 0, "while the unbind waits, root revokes VF0 through the driver's vfbroker_revoke (%s)", errname(-r));
+	if (write(sock, "V", 1) != 1)
+		check(false, "tell the holder");
+	end_holder(pid, sock, "unbind pending");
+	waitpid(writer, &st, 0);
+	drv_link(vf0, drv, sizeof(drv));
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strcmp(drv, "none"),
+	      "the unbind returned once the holder closed (exit %d, driver %s)", WIFEXITED(st) ? WEXITSTATUS(st) : -1, drv);
+	r = path_write("/sys/bus/pci/drivers_probe", vf0);
+	drv_link(vf0, drv, sizeof(drv));
+	check(r == 0 && !strcmp(drv, "vfbroker_vfio_pci"), "VF0 binds again (%s, driver %s)", errname(-r), drv);
+
+	/* 2: sriov_numvfs=0 on the PF */
+	sysfs_write(vf0, "vfbroker_token", T0);
+	pid = start_holder(vf0, holder_plain, &sock);
+	if (pid < 0)
+		goto out;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs", pf);
+	writer = blocking_write(path, "0");
+	check(wait_pending(vf0, writer), "sriov_numvfs=0 waits for VF0's holder: VF0's own attributes are gone already");
+	r = revoke_timed(vf0, true, "sriov_numvfs=0 pending");
+	check(r == 0, "while sriov_numvfs=0 waits, root revokes VF0 through the driver's vfbroker_revoke (%s)", errname(-r));
+	if (write(sock, "V", 1) != 1)
+		check(false, "tell the holder");
+	end_holder(pid, sock, "sriov_numvfs=0 pending");
+	waitpid(writer, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0 && vf_bdf(pf, 0, vf1) < 0,
+	      "sriov_numvfs=0 returned once the holder closed and the VFs are gone (exit %d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	return n_failed ? 1 : 0;
+out:
+	r = sysfs_write(pf, "sriov_numvfs", "0");
+	check(r == 0, "%s: sriov_numvfs=0 (%s)", pf, errname(-r));
+	return n_failed ? 1 : 0;
+}
+
+
+/* --- cdev and iommufd (only where /dev/vfio/devices exists) -------------------------------- */
+
+/* the uapi of 6.6+ and 6.17+ (the host's headers may be older) */
+struct cdev_bind {
+	uint32_t argsz, flags;
+	int32_t iommufd;
+	uint32_t out_devid;
+	uint64_t token_uuid_ptr;
+};
+#define CDEV_BIND_FLAG_TOKEN (1 << 0)
+#define CDEV_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
+struct cdev_attach_pt {
+	uint32_t argsz, flags, pt_id, pasid;
+};
+#define CDEV_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
+struct iommufd_ioas_alloc {
+	uint32_t size, flags, out_ioas_id;
+};
+#define IOMMUFD_IOAS_ALLOC _IO(';', 0x81)
+
+static int ioas_alloc(int iommufd, uint32_t *ret_id)
+{
+	struct iommufd_ioas_alloc a = { .size = sizeof(a) };
+
+	if (ioctl(iommufd, IOMMUFD_IOAS_ALLOC, &a) < 0)
+		return -errno;
+	*ret_id = a.out_ioas_id;
+	return 0;
+}
+
+static int attach_pt(int dev, uint32_t pt)
+{
+	struct cdev_attach_pt a = { .argsz = sizeof(a), .pt_id = pt };
+
+	return ioctl(dev, CDEV_ATTACH_IOMMUFD_PT, &a) < 0 ? -errno : 0;
+}
+
+/* /dev/vfio/devices/vfioN of bdf, opened; -errno */
+static int cdev_open(const char *bdf)
+{
+	char path[320];
+	struct dirent *e;
+	DIR *d;
+	int fd = -ENOENT;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "vfio", 4)) {
+			snprintf(path, sizeof(path), "/dev/vfio/devices/%s", e->d_name);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			if (fd < 0)
+				fd = -errno;
+			break;
+		}
+	closedir(d);
+	return fd;
+}
+
+static int cdev_bind(int dev, int iommufd, const char *token)
+{
+	uint8_t uuid[16];
+	struct cdev_bind b = { .argsz = sizeof(b), .iommufd = iommufd };
+
+	if (token) {
+		if (parse_uuid(token, uuid) < 0)
+			return -EINVAL;
+		b.flags = CDEV_BIND_FLAG_TOKEN;
+		b.token_uuid_ptr = (uintptr_t)uuid;
+	}
+	return ioctl(dev, CDEV_BIND_IOMMUFD, &b) < 0 ? -errno : 0;
+}
+
+static int holder_cdev(int sock, const int *fds)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	int dev = fds[0], iommufd = fds[1], r;
+	uint32_t ioas2;
+
+	r = ioas_alloc(iommufd, &ioas2);
+	check(r == 0, "cdev holder: IOMMU_IOAS_ALLOC of a second IOAS (%s)", errname(-r));
+	r = attach_pt(dev, ioas2);
+	check(r == 0, "cdev holder: VFIO_DEVICE_ATTACH_IOMMUFD_PT to it works before the revocation (%s)", errname(-r));
+	if (write(sock, "R", 1) != 1 || wait_byte(sock, 60000) != 'V')
+		return 2;
+	r = ioctl(dev, VFIO_DEVICE_GET_INFO, &info);
+	check(r < 0 && errno == ENODEV, "revoked (cdev): VFIO_DEVICE_GET_INFO fails with ENODEV (%s)", errname(r < 0 ? errno : 0));
+	r = ioas_alloc(iommufd, &ioas2);
+	if (r == 0)
+		r = attach_pt(dev, ioas2);
+	check(r == -ENODEV, "revoked (cdev): VFIO_DEVICE_ATTACH_IOMMUFD_PT to a new IOAS fails with ENODEV (%s)", errname(-r));
+	close(dev);
+	close(iommufd);
+	return n_failed ? 1 : 0;
+}
+
+static int run_cdev(const char *pf)
+{
+	char vf0[32], vf1[32];
+	int sv[2], fds[2], dev, dev2, iommufd, r, st;
+	uint32_t ioas;
+	pid_t pid;
+
+	if (sriov_enable(pf, vf0, vf1) < 0)
+		return 1;
+	sysfs_write(vf0, "vfbroker_token", T0);
+	dev = cdev_open(vf0);
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	check(dev >= 0 && iommufd >= 0, "open VF0's cdev and /dev/iommu (%s, %s)", errname(dev < 0 ? -dev : 0),
+	      errname(iommufd < 0 ? errno : 0));
+	if (dev < 0 || iommufd < 0)
+		goto out;
+	r = cdev_bind(dev, iommufd, NULL);
+	check(r == -EACCES, "cdev bind of VF0 without a token: EACCES (%s)", errname(-r));
+	r = cdev_bind(dev, iommufd, T0);
+	check(r == 0, "cdev bind of VF0 with its own token (%s)", errname(-r));
+	r = r ? r : ioas_alloc(iommufd, &ioas);
+	r = r ? r : attach_pt(dev, ioas);
+	check(r == 0, "broker side: VF0 attached to an IOAS (%s)", errname(-r));
+	if (r < 0)
+		goto out;
+
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	pid = fork();
+	if (pid == 0) {
+		int got[2];
+
+		close(sv[0]);
+		n_failed = 0;
+		if (drop_privileges() < 0 || recv_fds(sv[1], got, 2) < 0)
+			_exit(2);
+		_exit(holder_cdev(sv[1], got));
+	}
+	close(sv[1]);
+	fds[0] = dev;
+	fds[1] = iommufd;
+	r = send_fds(sv[0], fds, 2);
+	close(dev);
+	close(iommufd);
+	if (r < 0 || wait_byte(sv[0], 60000) != 'R') {
+		check(false, "cdev holder got ready");
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		goto out;
+	}
+	r = revoke_timed(vf0, true, "cdev holder");
+	check(r == 0, "root revokes the cdev-bound VF0 (%s)", errname(-r));
+	/* a cdev binds only a device nobody has open: a second bind cannot revive it */
+	dev2 = cdev_open(vf0);
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	r = dev2 >= 0 ? cdev_bind(dev2, iommufd, T0) : dev2;
+	check(r < 0, "revoked and still held: a second cdev open cannot bind VF0 (%s)", errname(-r));
+	if (dev2 >= 0)
+		close(dev2);
+	close(iommufd);
+	if (write(sv[0], "V", 1) != 1)
+		check(false, "tell the cdev holder");
+	end_holder(pid, sv[0], "cdev");
+out:
+	sysfs_write(vf0, "vfbroker_token", "\n");
+	r = sysfs_write(pf, "sriov_numvfs", "0");
+	check(r == 0, "%s: sriov_numvfs=0 (%s)", pf, errname(-r));
+	return n_failed ? 1 : 0;
+}
+
 /* --- holder for the module-unload checks ------------------------------------------------ */
 
 static int run_hold(const char *vf, const char *token, const char *ready)
@@ -849,8 +1739,16 @@ int main(int argc, char **argv)
 		return run_revoke(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "race"))
 		return run_race(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "ioeventfd"))
+		return run_ioeventfd(argv[2]);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "lowpower"))
+		return run_lowpower(argv[2], argc == 4 ? atoi(argv[3]) : 20);
+	if (argc == 3 && !strcmp(argv[1], "unbind"))
+		return run_unbind(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "cdev"))
+		return run_cdev(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "hold"))
 		return run_hold(argv[2], argv[3], argv[4]);
-	fprintf(stderr, "usage: kmodtest tokens PF | revoke PF | race PF | hold VF TOKEN READY-FILE\n");
+	fprintf(stderr, "usage: kmodtest tokens PF | revoke PF | race PF | ioeventfd PF | lowpower PF [ROUNDS] | unbind PF | cdev PF | hold VF TOKEN READY-FILE\n");
 	return 2;
 }

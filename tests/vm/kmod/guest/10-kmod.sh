@@ -49,12 +49,31 @@ echo 2 > $D/$NVME/sriov_numvfs 2>/dev/null
 [ "$(cat $D/$NVME/sriov_numvfs)" = 0 ]; res $? "with enable_sriov=0 the module refuses to enable VFs"
 echo 1 > /sys/module/$M/parameters/enable_sriov
 
-echo "# cdev path (match_token_uuid, 6.17+): not exercised, Debian kernels have CONFIG_IOMMUFD off ($( [ -d /dev/vfio/devices ] && echo 'but /dev/vfio/devices exists' || echo 'no /dev/vfio/devices'))"
+if [ -d /dev/vfio/devices ]; then
+        timeout 120 /kmod/kmodtest cdev $NVME; res $? "revocation of a VF bound through its cdev and iommufd ($NVME)"
+else
+        echo "# cdev path (match_token_uuid 6.17+, ATTACH_IOMMUFD_PT): not exercised, no /dev/vfio/devices (Debian's kernels have CONFIG_IOMMUFD off)"
+fi
 
-timeout 120 /kmod/kmodtest tokens $NVME; res $? "token matrix on $NVME"
+# vfbroker.kmod=races on the kernel command line (tests/vm/kmod/run --smp 2): only the
+# checks with races in them, the rest ran with one vCPU already
+ONLY=$(sed -n 's/.*vfbroker\.kmod=\([a-z]*\).*/\1/p' /proc/cmdline)
+echo "# $(grep -c ^processor /proc/cpuinfo) vCPUs${ONLY:+, only: $ONLY}"
+LP_ROUNDS=20
+[ -n "$ONLY" ] && LP_ROUNDS=30
+if [ -z "$ONLY" ]; then
+        timeout 120 /kmod/kmodtest tokens $NVME; res $? "token matrix on $NVME"
+fi
 timeout 120 /kmod/kmodtest revoke $NVME; res $? "revocation on $NVME (nvme VF)"
 timeout 120 /kmod/kmodtest revoke $IGB; res $? "revocation on $IGB (igb VF)"
 timeout 300 /kmod/kmodtest race $NVME; res $? "revocation racing with close on $NVME"
+# issue 10: ioeventfds, low power with wakeup, revocation while an unbind waits
+timeout 120 /kmod/kmodtest ioeventfd $IGB; res $? "ioeventfds armed before a revocation write nothing after it ($IGB, igb VF)"
+timeout 400 /kmod/kmodtest lowpower $IGB $LP_ROUNDS; res $? "low power with wakeup cannot give the BAR back after a revocation ($IGB, igb VF)"
+timeout 400 /kmod/kmodtest lowpower $NVME $LP_ROUNDS; res $? "low power with wakeup cannot give the BAR back after a revocation ($NVME, nvme VF)"
+if [ -z "$ONLY" ]; then
+        timeout 300 /kmod/kmodtest unbind $NVME; res $? "revocation while the VF's unbind or sriov_numvfs=0 waits ($NVME)"
+fi
 
 # --- module unload --------------------------------------------------------------------
 echo 2 > $D/$NVME/sriov_numvfs; res $? "$NVME: sriov_numvfs=2 for the unload checks"
