@@ -202,6 +202,13 @@ static int bus_authorize(Client *c, sd_bus_message *m, const char *action, const
                               strerror(-result));
         }
 
+        /* One question per call: should the same message come through again
+         * before polkit answered, it must not be authorized, and acted on,
+         * twice. */
+        for (PendingCall *i = c->pending; i; i = i->next)
+                if (i->message == m)
+                        return 0;
+
         if (c->calls_in_flight >= mgr->config->max_calls_per_connection)
                 return refuse(error, c, action, tenant, VFBROKER_ERROR_LIMIT_EXCEEDED,
                               "this connection already has %u calls in flight (MaxCallsPerConnection=%u); wait for their replies",

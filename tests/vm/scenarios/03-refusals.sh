@@ -17,6 +17,11 @@ out=$(as_nobody "$CTL" run --tenant nosuch -- "$PROBE" 2>&1); rc=$?
 out=$(as_nobody "$CTL" run --tenant demo --count 3 -- "$PROBE" 2>&1); rc=$?
 echo "$out" | sed 's/^/#   /'
 [ $rc = 4 ]; res $? "nobody asks demo (quota 2) for 3 VFs: QuotaExceeded, exit 4 (got $rc)"
+# The next check assumes demo holds nothing: the refused run released what it
+# got, and anything ending only with its exit (its pidfd) must be over too.
+demo_active() { "$CTL" list-leases --json | tr '{}' '\n\n' | grep '"Tenant": *"demo"' | grep -c '"State": *"active"'; }
+i=0; while [ "$(demo_active)" != 0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+[ $i -gt 0 ] && { echo "# demo still had active leases $((i * 100)) ms after the refused run:"; "$CTL" list-leases | sed 's/^/#   /'; }
 bg_user 65534 "$CTL" run --tenant demo --count 2 -- sleep 30; holder=$!
 sleep 3
 out=$(as_nobody "$CTL" run --tenant demo -- "$PROBE" 2>&1); rc=$?
