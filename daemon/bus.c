@@ -436,13 +436,14 @@ static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
                 /* The client is gone or the reply could not be built: undo. */
                 log_warning_errno(r, "Cannot send the lease reply for VF %s: %s; ending the lease.", vf->address, STRERROR(r));
                 allocator_end_lease(mgr->allocator, lease, "reply failed");
-                return 0;
+                return 1; /* handled: nothing more can be sent */
         }
 
         audit(LOG_INFO, c, LOG_MESSAGE_ID_GRANTED, "acquire", "granted", tenant, vf->address, lease->id,
               "Leased VF %s (group %u) to uid %u pid %d for tenant '%s', lease %s.",
               vf->address, vf->iommu_group, (unsigned) c->identity.uid, (int) c->identity.pid, tenant, lease->id);
-        return 0;
+        /* Replied: 1, or sd-bus would go on and answer UnknownMethod as well. */
+        return 1;
 }
 
 /* ---- ReleaseVF and RevokeLease ------------------------------------------------ */

@@ -83,6 +83,8 @@ static const char *const option_keys[] = {
         "PhysicalFunction", "NumaNode", "Uids", "Gids", "Quota", "Force", "", "Unknown", "physicalfunction",
 };
 
+#define REPLIED_MAX 4096U
+
 typedef struct State {
         Manager *manager;
         sd_bus *bus;
@@ -90,6 +92,8 @@ typedef struct State {
         char *remembered[REMEMBERED_MAX]; /* lease ids and names from replies, for later calls */
         unsigned n_remembered;
         sd_bus_message *check_reply;      /* the ListLeases reply check_leases() looks at */
+        uint64_t replied[REPLIED_MAX];    /* reply cookies seen, to catch a second reply to one call */
+        unsigned n_replied;
 } State;
 
 static void remember(State *s, const char *v) {
@@ -789,6 +793,29 @@ static void start_daemon(State *s) {
         }
 }
 
+/* Every reply the peer gets, matched or not: one call, one reply. sd-bus
+ * drops a second reply for a call it has already completed, so the async
+ * callbacks alone would never see it. */
+static int on_any_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        State *s = userdata;
+        uint64_t cookie;
+        uint8_t type;
+
+        if (sd_bus_message_get_type(m, &type) < 0 ||
+            (type != SD_BUS_MESSAGE_METHOD_RETURN && type != SD_BUS_MESSAGE_METHOD_ERROR) ||
+            sd_bus_message_get_reply_cookie(m, &cookie) < 0)
+                return 0;
+        for (unsigned i = 0; i < MIN(s->n_replied, REPLIED_MAX); i++)
+                if (s->replied[i] == cookie) {
+                        fprintf(stderr, "fuzz-bus: a second reply (%s) to call %llu\n",
+                                type == SD_BUS_MESSAGE_METHOD_ERROR ? strna(sd_bus_message_get_error(m)->name) : "return",
+                                (unsigned long long) cookie);
+                        abort();
+                }
+        s->replied[s->n_replied++ % REPLIED_MAX] = cookie;
+        return 0;
+}
+
 static void connect_peer(State *s, Input *in) {
         static const uid_t uids[] = { 0, 0, 0, 65534, 1000 };
         Client *c = NULL;
@@ -800,9 +827,10 @@ static void connect_peer(State *s, Input *in) {
                 fprintf(stderr, "fuzz-bus: client_new: %s\n", strerror(-r));
                 abort();
         }
+        s->n_replied = 0;
         if (sd_bus_new(&s->bus) < 0 || sd_bus_set_fd(s->bus, fds[1], fds[1]) < 0 ||
-            sd_bus_negotiate_fds(s->bus, 1) < 0 || sd_bus_attach_event(s->bus, s->manager->event, 0) < 0 ||
-            sd_bus_start(s->bus) < 0)
+            sd_bus_negotiate_fds(s->bus, 1) < 0 || sd_bus_add_filter(s->bus, NULL, on_any_message, s) < 0 ||
+            sd_bus_attach_event(s->bus, s->manager->event, 0) < 0 || sd_bus_start(s->bus) < 0)
                 abort();
 }
 
