@@ -58,7 +58,8 @@ static int read_peer_groups(int fd, gid_t **ret, size_t *ret_n) {
         }
 }
 
-void client_drop(Client *c, int level, const char *why) {
+/* Closes the connection soon (from the event loop), saying why at that level. */
+static void client_drop(Client *c, int level, const char *why) {
         if (c->dropped)
                 return;
         c->dropped = true;

@@ -44,7 +44,5 @@ struct Client {
 /* Takes over fd (an accepted connection). */
 int client_new(Manager *m, int fd, Client **ret);
 Client *client_free(Client *c);
-/* Closes the connection soon (from the event loop), saying why at debug or notice level. */
-void client_drop(Client *c, int level, const char *why);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Client *, client_free)

@@ -181,7 +181,3 @@ int worker_submit(Worker *w, worker_run_t run, worker_done_t done, void *userdat
         pthread_mutex_unlock(&w->lock);
         return 0;
 }
-
-unsigned worker_n_jobs(Worker *w) {
-        return w->n_jobs;
-}

@@ -29,6 +29,5 @@ Worker *worker_free(Worker *w);
 /* Queues a job; -EAGAIN when WORKER_JOBS_MAX are queued already. */
 #define WORKER_JOBS_MAX 64U
 int worker_submit(Worker *w, worker_run_t run, worker_done_t done, void *userdata);
-unsigned worker_n_jobs(Worker *w);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Worker *, worker_free)
