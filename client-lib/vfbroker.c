@@ -952,7 +952,7 @@ static int acquire(VfbrokerConnection *c, const char *tenant, const VfbrokerAcqu
         vf = calloc(1, sizeof(*vf));
         if (!vf)
                 return bad_reply(c, member, -ENOMEM);
-        vf->container_fd = vf->group_fd = vf->device_fd = vf->iommufd_fd = -EBADF;
+        vf->container_fd = vf->group_fd = vf->device_fd = vf->iommufd_fd = -1;
         vf->lease = strdup(lease);
         vf->address = strdup(address);
         if (!vf->lease || !vf->address)

@@ -215,7 +215,7 @@ static int memfd(const char *name) {
 
 static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         FakeState *s = userdata;
-        const char *tenant, *pf = NULL;
+        const char *tenant, *pf = NULL, *api = "group";
         int32_t numa = -1;
         char lease[64], address[32];
         int fds[3], r;
@@ -236,9 +236,11 @@ static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error
                         r = sd_bus_message_read(m, "v", "s", &pf);
                 else if (strcmp(key, "NumaNode") == 0)
                         r = sd_bus_message_read(m, "v", "i", &numa);
+                else if (strcmp(key, "API") == 0)
+                        r = sd_bus_message_read(m, "v", "s", &api);
                 else
                         return sd_bus_error_setf(error, ERR("InvalidArgument"),
-                                                 "unknown option '%s'; AcquireVF takes PhysicalFunction and NumaNode", key);
+                                                 "unknown option '%s'; AcquireVF takes PhysicalFunction, NumaNode and API", key);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
@@ -248,7 +250,15 @@ static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error
         if (r < 0)
                 return r;
 
-        logf_(s, "AcquireVF tenant=%s pf=%s numa=%d", tenant, pf ? pf : "-", (int) numa);
+        if (strcmp(api, "group") == 0)
+                logf_(s, "AcquireVF tenant=%s pf=%s numa=%d", tenant, pf ? pf : "-", (int) numa);
+        else
+                logf_(s, "AcquireVF tenant=%s pf=%s numa=%d api=%s", tenant, pf ? pf : "-", (int) numa, api);
+        if (strcmp(api, "group") != 0 && strcmp(api, "iommufd") != 0)
+                return sd_bus_error_setf(error, ERR("InvalidArgument"), "API '%s' is unknown", api);
+        if (strcmp(api, "iommufd") == 0 && strcmp(tenant, "nocdev") == 0)
+                return sd_bus_error_setf(error, ERR("NotSupported"),
+                                         "no free VF for tenant 'nocdev' can be handed out with API \"iommufd\": this kernel has no IOMMUFD");
 
         if (strcmp(tenant, "full") == 0)
                 return sd_bus_error_setf(error, ERR("QuotaExceeded"),
@@ -266,9 +276,10 @@ static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error
 
         snprintf(lease, sizeof(lease), "lease%u", s->n_leases);
         snprintf(address, sizeof(address), "0000:03:10.%u", s->n_leases % 8);
-        fds[0] = memfd("container");
-        fds[1] = memfd("group");
-        fds[2] = memfd("device");
+        /* The real broker sends the iommufd as container and group on that path. */
+        fds[0] = memfd(strcmp(api, "iommufd") == 0 ? "iommufd" : "container");
+        fds[1] = strcmp(api, "iommufd") == 0 ? fcntl(fds[0], F_DUPFD_CLOEXEC, 3) : memfd("group");
+        fds[2] = memfd(strcmp(api, "iommufd") == 0 ? "cdev" : "device");
         if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
                 return -EMFILE;
         r = sd_bus_reply_method_return(m, "ssuhhh", lease, address, 40 + s->n_leases, fds[0], fds[1], fds[2]);

@@ -416,3 +416,32 @@ Test(api, null_arguments) {
         cr_assert_null(vfbroker_last_error_name(NULL));
         cr_assert_null(vfbroker_disconnect(NULL));
 }
+
+Test(acquire, iommufd_path_gives_the_iommufd_and_the_cdev, .init = start_normal, .fini = stop) {
+        VfbrokerVf *vf = NULL, *plain = NULL;
+        int iommufd;
+
+        cr_assert_eq(vfbroker_acquire_with_api(conn, "acme", NULL, VFBROKER_API_IOMMUFD, &vf), 0);
+        cr_assert(log_has("AcquireVF tenant=acme pf=- numa=-1 api=iommufd\n"));
+        cr_assert(fd_is_cloexec_memfd(vf->iommufd_fd, "iommufd"));
+        cr_assert(fd_is_cloexec_memfd(vf->device_fd, "cdev"));
+        cr_assert_eq(vf->container_fd, -1);
+        cr_assert_eq(vf->group_fd, -1);
+        iommufd = vf->iommufd_fd;
+        cr_assert_null(vfbroker_vf_free(vf));
+        cr_assert_eq(fcntl(iommufd, F_GETFD), -1, "vfbroker_vf_free closes the iommufd too");
+
+        /* The group path asks without the option (an older broker refuses it)
+         * and has no iommufd. */
+        cr_assert_eq(vfbroker_acquire_with_api(conn, "acme", NULL, VFBROKER_API_GROUP, &plain), 0);
+        cr_assert(log_has("AcquireVF tenant=acme pf=- numa=-1\n"));
+        cr_assert_eq(plain->iommufd_fd, -1);
+        cr_assert_geq(plain->container_fd, 3);
+        vfbroker_vf_free(plain);
+
+        vf = NULL;
+        cr_assert_eq(vfbroker_acquire_with_api(conn, "acme", NULL, (VfbrokerApi) 7, &vf), -EINVAL);
+        cr_assert_null(vf);
+        cr_assert_eq(vfbroker_acquire_with_api(conn, "nocdev", NULL, VFBROKER_API_IOMMUFD, &vf), -EOPNOTSUPP);
+        cr_assert_str_eq(vfbroker_last_error_name(conn), "org.vfbroker.Error.NotSupported");
+}

@@ -207,6 +207,13 @@ Test(cli, usage_errors_exit_2) {
         cr_assert_eq(ctl(NULL, NULL, "run", "--tenant", "acme", "--count", "0", "--", "/bin/true", NULL), 2);
         cr_assert_eq(ctl(NULL, NULL, "run", "--tenant", "acme", "--count", "65", "--", "/bin/true", NULL), 2);
         cr_assert_eq(ctl(NULL, NULL, "run", "--tenant", "acme", "--numa-node", "x", "--", "/bin/true", NULL), 2);
+        cr_assert_eq(ctl(NULL, &err, "run", "--tenant", "acme", "--api", "vfio-user", "--", "/bin/true", NULL), 2);
+        cr_assert_not_null(strstr(err, "iommufd"), "%s", err);
+        free(err);
+        cr_assert_eq(ctl(NULL, &err, "run", "--tenant", "acme", "--api", "group", "--qemu", "--", "/bin/true", NULL), 2);
+        cr_assert_not_null(strstr(err, "--qemu"), "%s", err);
+        free(err);
+        cr_assert_eq(ctl(NULL, NULL, "list-pfs", "--api", "iommufd", NULL), 2);
         cr_assert_eq(ctl(NULL, NULL, "tenant", "create", "t", "--quota", "4097", NULL), 2);
         cr_assert_eq(ctl(NULL, &err, "tenant", "create", "t", "--user", "no-such-user-vfb", NULL), 2);
         cr_assert_not_null(strstr(err, "no-such-user-vfb"));
@@ -428,4 +435,65 @@ Test(run, forwards_sigterm, .init = start, .fini = stop) {
         cr_assert(log_has("ReleaseVF lease0\n"));
         close(out);
         close(err);
+}
+
+/* The iommufd path: fd 3 the iommufd, 4 and 5 the cdevs, nothing else; and
+ * --qemu appends QEMU's words, which also land in VFBROKER_QEMU_ARGS. */
+static const char run_iommufd_check[] =
+        "fail() { echo \"$2\" >&2; exit $1; }\n"
+        "name() { readlink /proc/$$/fd/$1; }\n"
+        "case \"$(name 3)\" in /memfd:iommufd*) ;; *) fail 10 \"fd 3: $(name 3)\";; esac\n"
+        "case \"$(name 4)\" in /memfd:cdev*) ;; *) fail 11 \"fd 4: $(name 4)\";; esac\n"
+        "case \"$(name 5)\" in /memfd:cdev*) ;; *) fail 12 \"fd 5: $(name 5)\";; esac\n"
+        "for fd in 6 7 8 9 10 11 12 13 14 15 16; do\n"
+        "  [ -e /proc/$$/fd/$fd ] && fail 16 \"fd $fd leaked: $(name $fd)\"\n"
+        "done\n"
+        "[ \"$VFBROKER_API $VFBROKER_IOMMUFD_FD $VFBROKER_VF_COUNT\" = 'iommufd 3 2' ] || fail 20 \"api=$VFBROKER_API\"\n"
+        "[ \"$VFBROKER_VF0_DEVICE_FD $VFBROKER_VF1_DEVICE_FD\" = '4 5' ] || fail 21 devfds\n"
+        "[ -z \"$VFBROKER_VF0_CONTAINER_FD$VFBROKER_VF0_GROUP_FD\" ] || fail 22 'container/group variables on the iommufd path'\n"
+        "[ \"$VFBROKER_VF0_LEASE $VFBROKER_VF1_LEASE\" = 'lease0 lease1' ] || fail 23 leases\n"
+        "echo \"args: $*\"\n"
+        "echo \"env: $VFBROKER_QEMU_ARGS\"\n";
+
+Test(run, iommufd_fds_and_environment, .init = start, .fini = stop) {
+        char *out = NULL, *err = NULL;
+        int r;
+
+        setenv("VFBROKER_QEMU_ARGS", "stale", 1);
+        r = ctl(&out, &err, "run", "--tenant", "acme", "--count", "2", "--api", "iommufd", "--",
+                "/bin/sh", "-c", run_iommufd_check, "sh", "arg-one", NULL);
+        unsetenv("VFBROKER_QEMU_ARGS");
+        cr_assert_eq(r, 0, "check failed with %d: %s", r, err);
+        cr_assert_str_eq(out, "args: arg-one\nenv: \n", "%s", out);
+        cr_assert(log_has("AcquireVF tenant=acme pf=- numa=-1 api=iommufd\n"));
+        cr_assert(log_has("ReleaseVF lease1\n"));
+        free(out);
+        free(err);
+}
+
+Test(run, qemu_appends_the_arguments_for_every_vf, .init = start, .fini = stop) {
+        static const char words[] =
+                "-object iommufd,id=vfbroker-iommufd,fd=3 "
+                "-device vfio-pci,iommufd=vfbroker-iommufd,fd=4,id=vfbroker-vf0 "
+                "-device vfio-pci,iommufd=vfbroker-iommufd,fd=5,id=vfbroker-vf1";
+        char *out = NULL, *err = NULL, expect[512];
+        int r;
+
+        r = ctl(&out, &err, "run", "--tenant", "acme", "--count", "2", "--qemu", "--",
+                "/bin/sh", "-c", run_iommufd_check, "sh", "-M", "q35", NULL);
+        cr_assert_eq(r, 0, "check failed with %d: %s", r, err);
+        snprintf(expect, sizeof expect, "args: -M q35 %s\nenv: %s\n", words, words);
+        cr_assert_str_eq(out, expect);
+        cr_assert(log_has("AcquireVF tenant=acme pf=- numa=-1 api=iommufd\n"));
+        free(out);
+        free(err);
+}
+
+Test(run, iommufd_refusal_names_the_reason_and_runs_nothing, .init = start, .fini = stop) {
+        char *err = NULL;
+
+        cr_assert_eq(ctl(NULL, &err, "run", "--tenant", "nocdev", "--qemu", "--", "/bin/sh", "-c", "echo ran", NULL), 1);
+        cr_assert_not_null(strstr(err, "NotSupported"), "%s", err);
+        cr_assert_not_null(strstr(err, "IOMMUFD"), "%s", err);
+        free(err);
 }
