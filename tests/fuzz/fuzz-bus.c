@@ -77,10 +77,12 @@ static const char *const words[] = {
         "0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789ABCDEF",
         "%s%s%n%x", "x\nFORGED-AUDIT Tenant 'root' created by uid 0.", "root", "nobody",
         "PhysicalFunction", "NumaNode", "Uids", "Gids", "Quota", "Force",
+        "API", "iommufd", "group", "IOMMUFD",
 };
 
 static const char *const option_keys[] = {
         "PhysicalFunction", "NumaNode", "Uids", "Gids", "Quota", "Force", "", "Unknown", "physicalfunction",
+        "API",
 };
 
 #define REPLIED_MAX 4096U

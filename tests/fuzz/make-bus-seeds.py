@@ -14,7 +14,7 @@ METHODS = ["ListPhysicalFunctions", "ListVirtualFunctions", "ListLeases", "ListT
 WORDS = ["acme", "beta", "fuzz", "gamma", "", ".x", "-x", "a_b.c-d", "a" * 64, "a" * 65,
          "0000:01:00.0", "01:00.0", "0000:02:00.0", "0000:03:00.0", "0000:04:00.0",
          "0000:01:00.1", "0000:01:00.4", "0000:02:10.1", "0000:03:00.2", "0000:ff:1f.7", "0000:01:20.0"]
-KEYS = ["PhysicalFunction", "NumaNode", "Uids", "Gids", "Quota", "Force"]
+KEYS = ["PhysicalFunction", "NumaNode", "Uids", "Gids", "Quota", "Force", "", "Unknown", "physicalfunction", "API"]
 
 def op(name, pipeline=False):
     return bytes([METHODS.index(name), OK, 0 if pipeline else WAIT])
@@ -37,6 +37,7 @@ def key(k):
 
 def v_s(w): return bytes([0]) + word(w)
 def v_i(n): return bytes([1]) + n.to_bytes(4, "big", signed=True)
+def v_s_text(t): return bytes([0]) + text(t)
 def v_u(n): return bytes([2]) + n.to_bytes(4, "big")
 def v_b(b): return bytes([3, 1 if b else 0])
 def v_au(*ids): return bytes([4, len(ids)]) + bytes(ids)
@@ -81,6 +82,11 @@ seeds = {
                     + op("ListTenants"),
     "too-many-options": ROOT + op("AcquireVF") + word("acme") + options(*[key("NumaNode") + v_i(0)] * 17)
                         + op("CreateTenant") + word("gamma") + options(*[key("Quota") + v_u(1)] * 17),
+    "acquire-iommufd": ROOT + op("AcquireVF") + word("acme") + options(key("API") + v_s_text("iommufd"))
+                       + op("AcquireVF") + word("beta") + options(key("API") + v_s_text("group"),
+                                                                  key("PhysicalFunction") + v_s("0000:03:00.0"))
+                       + op("AcquireVF") + word("acme") + options(key("API") + v_s_text("vfio-user"))
+                       + op("AcquireVF") + word("acme") + options(key("API") + v_u(1)) + op("ListPhysicalFunctions"),
     "token-not-dedicated": ROOT + op("GetTenantToken") + word("beta") + op("GetTenantToken") + word("acme"),
     "set-num-vfs-busy": ROOT + op("AcquireVF") + word("beta") + options(key("PhysicalFunction") + v_s("0000:01:00.0"))
                         + op("SetNumVFs") + word("0000:01:00.0") + b"\x02" + op("ReleaseVF") + remembered(0)
