@@ -1007,39 +1007,37 @@ int sysfs_get_vf_cdev_name(Sysfs *s, const char *bdf, char ret[static SYSFS_CDEV
         return -ENOENT;
 }
 
-static int driver_attr_path(Sysfs *s, const char *attr, char path[static PATH_MAX]) {
-        return path_format(path, "%s/sys/bus/pci/drivers/vfbroker_vfio_pci/%s", s->root, attr);
+/* Writes "BDF[ extra]\n" to the vfbroker_vfio_pci driver's attribute attr. */
+static int driver_attr_write(Sysfs *s, const char *attr, const char *bdf, const char *extra) {
+        char path[PATH_MAX], canon[PCI_ADDRESS_MAX], value[PCI_ADDRESS_MAX + 32];
+        int r;
+
+        if (pci_address_normalize(bdf, canon) < 0)
+                return -EINVAL;
+        r = path_format(path, "%s/sys/bus/pci/drivers/vfbroker_vfio_pci/%s", s->root, attr);
+        if (r < 0)
+                return r;
+        snprintf(value, sizeof value, "%s%s%s\n", canon, extra ? " " : "", strempty(extra));
+        return write_attr(path, value);
 }
 
 bool sysfs_driver_can_arm(Sysfs *s) {
         char path[PATH_MAX];
 
-        return driver_attr_path(s, "vfbroker_arm", path) >= 0 && access(path, F_OK) >= 0;
+        return path_format(path, "%s/sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_arm", s->root) >= 0 &&
+               access(path, F_OK) >= 0;
 }
 
 int sysfs_arm_vf(Sysfs *s, const char *bdf, int iommufd) {
-        char path[PATH_MAX], canon[PCI_ADDRESS_MAX], value[PCI_ADDRESS_MAX + 16];
-        int r;
+        char number[16];
 
-        if (pci_address_normalize(bdf, canon) < 0 || iommufd < 0)
+        if (iommufd < 0)
                 return -EINVAL;
-        r = driver_attr_path(s, "vfbroker_arm", path);
-        if (r < 0)
-                return r;
         /* The driver resolves the number in this process's fd table. */
-        snprintf(value, sizeof value, "%s %d\n", canon, iommufd);
-        return write_attr(path, value);
+        snprintf(number, sizeof number, "%d", iommufd);
+        return driver_attr_write(s, "vfbroker_arm", bdf, number);
 }
 
 int sysfs_disarm_vf(Sysfs *s, const char *bdf) {
-        char path[PATH_MAX], canon[PCI_ADDRESS_MAX], value[PCI_ADDRESS_MAX + 1];
-        int r;
-
-        if (pci_address_normalize(bdf, canon) < 0)
-                return -EINVAL;
-        r = driver_attr_path(s, "vfbroker_disarm", path);
-        if (r < 0)
-                return r;
-        snprintf(value, sizeof value, "%s\n", canon);
-        return write_attr(path, value);
+        return driver_attr_write(s, "vfbroker_disarm", bdf, NULL);
 }
