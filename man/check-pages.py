@@ -128,6 +128,8 @@ parser.add_argument('--vfbrokerctl', required=True)
 parser.add_argument('--config-c', required=True)
 parser.add_argument('--sym', required=True)
 parser.add_argument('--header', required=True)
+parser.add_argument('--protocol', required=True, help='common/protocol.h: the error names')
+parser.add_argument('--xml', required=True, help='the D-Bus interface: its methods and properties')
 parser.add_argument('pages', nargs='+', help='SCD=ROFF pairs')
 args = parser.parse_args()
 
@@ -169,6 +171,15 @@ for section, names in keys.items():
         fail(f'vfbroker.conf.5 has no heading "{heading}"')
         continue
     require(f'vfbroker.conf.5 ({heading})', conf_parts[heading], {k + '=' for k in names}, 'key')
+
+# The D-Bus contract: every method, property and error name the broker has.
+with open(args.xml, encoding='utf-8') as f:
+    members = set(re.findall(r'<(?:method|property) name="(\w+)"', f.read()))
+require('vfbrokerd.8', texts['vfbrokerd.8'], members, 'D-Bus member')
+with open(args.protocol, encoding='utf-8') as f:
+    errors = set(re.findall(r'VFBROKER_ERROR_PREFIX\s+"(\w+)"', f.read()))
+require('vfbrokerd.8', texts['vfbrokerd.8'], errors, 'error name')
+require('libvfbroker.3', texts['libvfbroker.3'], {'org.vfbroker.Error.' + e for e in errors}, 'error name')
 
 syms, names = exported_symbols(args.sym, args.header)
 require('libvfbroker.3', texts['libvfbroker.3'], syms, 'exported function')
