@@ -4,14 +4,17 @@
 # COMP_CWORD as bash would, and compares COMPREPLY. The static parts run
 # against the real vfbrokerctl with no broker (which must stay silent), the
 # broker's tenants, leases and PFs against a stand-in vfbrokerctl that prints
-# fixed listings and records how it was called.
-# Usage: test-completion.sh COMPLETION-FILE VFBROKERCTL
+# fixed listings and records how it was called, and, as root, a tenant
+# against a real vfbrokerd on a socket of its own.
+# Usage: test-completion.sh COMPLETION-FILE VFBROKERCTL [VFBROKERD]
 set -uo pipefail
 
 completion=$1
 real_ctl=$2
+real_daemon=${3:-}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+daemon_pid=
+trap '[[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null; wait; rm -rf "$tmp"' EXIT
 failures=0
 
 # shellcheck source=/dev/null
@@ -110,6 +113,35 @@ if [[ $(cat "$tmp/calls") == "$want" ]]; then
 else
         echo "FAIL: expected the calls"$'\n'"$want"$'\n'"got"$'\n'"$(cat "$tmp/calls")"
         failures=$((failures + 1))
+fi
+
+# ---- a real broker: the listing as vfbrokerctl prints it ----
+if [[ -n $real_daemon && $(id -u) == 0 ]]; then
+        export PATH="$tmp/bin:${PATH#"$tmp/stub:"}"
+        mkdir "$tmp/state"
+        : >"$tmp/empty.conf"
+        # Root creates the tenant without polkit (RootSkipsPolkit=yes), so no
+        # system bus is needed; no PFs, so no sysfs or VFIO either.
+        "$real_daemon" --listen "$tmp/bus" --config "$tmp/empty.conf" --config-dir "$tmp/none" \
+                --state-dir "$tmp/state" --sysfs-root "$tmp" --dev-root "$tmp" --no-sandbox >"$tmp/daemon.log" 2>&1 &
+        daemon_pid=$!
+        for ((i = 0; i < 100; i++)); do
+                [[ -S $tmp/bus ]] && break
+                sleep 0.1
+        done
+        if vfbrokerctl --socket "$tmp/bus" tenant create real-tenant --quota 2 >/dev/null; then
+                : >"$tmp/stderr"
+                expect 'real-tenant' vfbrokerctl --socket "$tmp/bus" run --tenant ''
+                expect 'real-tenant' vfbrokerctl --socket="$tmp/bus" tenant show-token re
+                expect '' vfbrokerctl --socket "$tmp/bus" revoke ''
+                [[ -s $tmp/stderr ]] && { echo "FAIL: stderr:"; cat "$tmp/stderr"; failures=$((failures + 1)); }
+        else
+                echo "FAIL: cannot create a tenant on the real vfbrokerd:"
+                cat "$tmp/daemon.log"
+                failures=$((failures + 1))
+        fi
+else
+        echo "skipped: the real broker part (needs root and the vfbrokerd binary)"
 fi
 
 if ((failures)); then
