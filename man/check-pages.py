@@ -130,6 +130,7 @@ parser.add_argument('--sym', required=True)
 parser.add_argument('--header', required=True)
 parser.add_argument('--protocol', required=True, help='common/protocol.h: the error names')
 parser.add_argument('--xml', required=True, help='the D-Bus interface: its methods and properties')
+parser.add_argument('--cc', help='C compiler for the SYNOPSIS and EXAMPLE of libvfbroker(3)')
 parser.add_argument('pages', nargs='+', help='SCD=ROFF pairs')
 args = parser.parse_args()
 
@@ -184,6 +185,36 @@ require('libvfbroker.3', texts['libvfbroker.3'], {'org.vfbroker.Error.' + e for 
 syms, names = exported_symbols(args.sym, args.header)
 require('libvfbroker.3', texts['libvfbroker.3'], syms, 'exported function')
 require('libvfbroker.3', texts['libvfbroker.3'], names, 'type or constant')
+
+
+
+def literal_blocks(scd_path, heading):
+    """The ``` blocks under a '# HEADING' of an scdoc source, unescaped."""
+    with open(scd_path, encoding='utf-8') as f:
+        src = f.read()
+    part = re.search(r'^# ' + heading + r'\n(.*?)(?=^# |\Z)', src, re.S | re.M)
+    blocks = re.findall(r'^```\n(.*?)^```$', part.group(1) if part else '', re.S | re.M)
+    return [re.sub(r'\\(.)', r'\1', b) for b in blocks]
+
+
+# The prototypes of the SYNOPSIS are the header's (a mismatch is a conflicting
+# declaration) and name every exported function; the EXAMPLE compiles cleanly.
+if args.cc:
+    scd3 = next(p.split('=', 1)[0] for p in args.pages if p.endswith('libvfbroker.3'))
+    synopsis = ''.join(literal_blocks(scd3, 'SYNOPSIS'))
+    example = ''.join(literal_blocks(scd3, 'EXAMPLE'))
+    declared = set(re.findall(r'\b(vfbroker_\w+)\(', synopsis))
+    for f in sorted(syms - declared):
+        fail(f'the SYNOPSIS of libvfbroker.3 does not declare {f}()')
+    include = os.path.dirname(os.path.dirname(os.path.abspath(args.header)))
+    for what, code in (('SYNOPSIS', synopsis), ('EXAMPLE', example)):
+        if not code:
+            fail(f'libvfbroker.3 has no code in its {what}')
+            continue
+        r = run([args.cc, '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fsyntax-only', '-I', include,
+                 '-x', 'c', '-'], stdin=code)
+        if r.returncode != 0:
+            fail(f'the {what} of libvfbroker.3 does not compile against {args.header}:\n{r.stderr.rstrip()}')
 
 if failures:
     print(f'{len(failures)} problem(s) in the manual pages')
