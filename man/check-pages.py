@@ -8,6 +8,7 @@
 import argparse
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -130,7 +131,7 @@ parser.add_argument('--sym', required=True)
 parser.add_argument('--header', required=True)
 parser.add_argument('--protocol', required=True, help='common/protocol.h: the error names')
 parser.add_argument('--xml', required=True, help='the D-Bus interface: its methods and properties')
-parser.add_argument('--cc', help='C compiler for the SYNOPSIS and EXAMPLE of libvfbroker(3)')
+parser.add_argument('--cc', help='C compiler command (words separated by spaces) for the SYNOPSIS and EXAMPLE of libvfbroker(3)')
 parser.add_argument('pages', nargs='+', help='SCD=ROFF pairs')
 args = parser.parse_args()
 
@@ -211,7 +212,7 @@ if args.cc:
         if not code:
             fail(f'libvfbroker.3 has no code in its {what}')
             continue
-        r = run([args.cc, '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fsyntax-only', '-I', include,
+        r = run(shlex.split(args.cc) + ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fsyntax-only', '-I', include,
                  '-x', 'c', '-'], stdin=code)
         if r.returncode != 0:
             fail(f'the {what} of libvfbroker.3 does not compile against {args.header}:\n{r.stderr.rstrip()}')
