@@ -115,6 +115,26 @@ else
         failures=$((failures + 1))
 fi
 
+# ---- with the bash-completion package loaded: CMD's own completion ----
+bash_completion=/usr/share/bash-completion/bash_completion
+if [[ -r $bash_completion ]]; then
+        touch "$tmp/some-file"
+        got=$(
+                # shellcheck source=/dev/null
+                source "$bash_completion" >/dev/null 2>&1
+                source "$completion"
+                comp vfbrokerctl run --tenant acme -- vfbtest-command "$tmp/some-f"
+        )
+        if [[ $got == "$tmp/some-file" ]]; then
+                echo "ok: CMD's arguments through _command_offset -> '$got'"
+        else
+                echo "FAIL: CMD's arguments with bash-completion loaded: expected '$tmp/some-file', got '$got'"
+                failures=$((failures + 1))
+        fi
+else
+        echo "skipped: CMD's arguments through _command_offset (no $bash_completion)"
+fi
+
 # ---- a real broker: the listing as vfbrokerctl prints it ----
 if [[ -n $real_daemon && $(id -u) == 0 ]]; then
         export PATH="$tmp/bin:${PATH#"$tmp/stub:"}"
