@@ -177,6 +177,28 @@ for section, names in keys.items():
         continue
     require(f'vfbroker.conf.5 ({heading})', conf_parts[heading], {k + '=' for k in names}, 'key')
 
+
+
+def item_body(part, key):
+    """The text of the Key= item in a rendered section, on one line."""
+    m = re.search(r'^ {7}' + re.escape(key) + r'=\n(.*?)(?=^ {7}\S|\Z)', part, re.S | re.M)
+    return ' '.join(m.group(1).split()) if m else ''
+
+
+# Each numeric key's item states the limits the parser enforces.
+n_limits = 0
+for section, names in keys.items():
+    part = conf_parts.get(f'[{section}] SECTION', '')
+    for k in names:
+        limits = configkeys.numeric_limits(args.vfbrokerd, section, k)
+        if limits is None:
+            continue
+        n_limits += 1
+        if f'{limits[0]} to {limits[1]}' not in item_body(part, k):
+            fail(f'vfbroker.conf.5 does not say that {k}= is {limits[0]} to {limits[1]}, as the parser does')
+if n_limits == 0:
+    fail('the parser stated no limits of numeric keys: the probe is broken')
+
 # The D-Bus contract: every method, property and error name the broker has.
 with open(args.xml, encoding='utf-8') as f:
     members = set(re.findall(r'<(?:method|property) name="(\w+)"', f.read()))
@@ -225,4 +247,4 @@ if failures:
     sys.exit(1)
 print(f'{len(texts)} pages render without warnings and cover '
       f'{len(options_of(d_help))} + {len(options_of(c_help))} options, '
-      f'{sum(len(v) for v in keys.values())} configuration keys, {len(syms)} functions')
+      f'{sum(len(v) for v in keys.values())} configuration keys ({n_limits} with limits), {len(syms)} functions')

@@ -34,25 +34,37 @@ def config_keys(config_c):
     return keys
 
 
+def check_config_error(vfbrokerd, text):
+    """What vfbrokerd --check-config says on stderr about a file holding text."""
+    with tempfile.TemporaryDirectory() as d:
+        conf = os.path.join(d, 'probe.conf')
+        with open(conf, 'w', encoding='utf-8') as f:
+            f.write(text)
+        r = subprocess.run([vfbrokerd, '--check-config', '--config', conf, '--config-dir', os.path.join(d, 'none')],
+                           capture_output=True, text=True)
+        return r.stderr
+
+
+def numeric_limits(vfbrokerd, section, key):
+    """(min, max) of a numeric key, as the parser itself states them when
+    given a value that is not a number; None for other keys."""
+    err = check_config_error(vfbrokerd, f'[{section}]\n{key}=not-a-number\n')
+    m = re.search(re.escape(key) + r'=not-a-number is not a number between (\d+) and (\d+)', err)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def unknown_to_parser(vfbrokerd, keys):
     """The keys the parser refuses as unknown in their section ([] when the
     tables and the parser agree). The value is nonsense on purpose: only the
     "unknown key" error counts. A key that is not in any table must be
     refused, or the probe proves nothing."""
+    def unknown(section, key):
+        return 'unknown key' in check_config_error(vfbrokerd, f'[{section}]\n{key}=?probe?\n')
+
     refused = []
-    with tempfile.TemporaryDirectory() as d:
-        conf = os.path.join(d, 'probe.conf')
-
-        def unknown(section, key):
-            with open(conf, 'w', encoding='utf-8') as f:
-                f.write(f'[{section}]\n{key}=?probe?\n')
-            r = subprocess.run([vfbrokerd, '--check-config', '--config', conf, '--config-dir', os.path.join(d, 'none')],
-                               capture_output=True, text=True)
-            return 'unknown key' in r.stderr
-
-        for section, names in keys.items():
-            if not unknown(section, 'NoSuchKeyForTheProbe'):
-                raise ValueError(f'vfbrokerd --check-config does not refuse an unknown key in [{section}]: '
-                                 'the probe is broken')
-            refused += [f'[{section}] {k}=' for k in names if unknown(section, k)]
+    for section, names in keys.items():
+        if not unknown(section, 'NoSuchKeyForTheProbe'):
+            raise ValueError(f'vfbrokerd --check-config does not refuse an unknown key in [{section}]: '
+                             'the probe is broken')
+        refused += [f'[{section}] {k}=' for k in names if unknown(section, k)]
     return refused
