@@ -1773,6 +1773,19 @@ static int dev_info(int dev)
 	return ioctl(dev, VFIO_DEVICE_GET_INFO, &info) < 0 ? -errno : (int)info.num_regions;
 }
 
+/*
+ * After a bind that should have been refused: if it went through, a fresh
+ * unbound fd, so that the checks after it test what they say (a bound cdev
+ * makes every later bind EINVAL)
+ */
+static void rebind_guard(int *dev, const char *vf, int r)
+{
+	if (r == 0) {
+		close(*dev);
+		*dev = cdev_open(vf);
+	}
+}
+
 static int run_arm(const char *pf)
 {
 	char vf0[32], vf1[32];
@@ -1819,6 +1832,7 @@ static int run_arm(const char *pf)
 	d = cdev_open(vf0);
 	r = d >= 0 ? cdev_bind(d, a, NULL) : d;
 	check(r == -EACCES, "VF0 not armed: bind without a token through A: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
 
 	/* --- armed for A */
 	r = arm_write(vf0, a);
@@ -1833,8 +1847,10 @@ static int run_arm(const char *pf)
 	group_detach(group_of(vf0));
 	r = cdev_bind(d, b, NULL);
 	check(r == -EACCES, "armed for A: bind without a token through another iommufd B: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
 	r = cdev_bind(d, a, T1);
 	check(r == -EACCES, "armed for A: bind with a wrong token through A: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
 	d1 = cdev_open(vf1);
 	r = d1 >= 0 ? cdev_bind(d1, a, NULL) : d1;
 	check(r == -EACCES, "VF1, not armed: bind without a token through A (armed for VF0): EACCES (%s)", errname(-r));
@@ -1846,17 +1862,20 @@ static int run_arm(const char *pf)
 	check(r == 0, "re-arm VF0 for B (%s)", errname(-r));
 	r = cdev_bind(d, a, NULL);
 	check(r == -EACCES, "re-armed for B: bind without a token through A: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
 
 	/* --- a new lease: disarm, arm for B; the stale fd and A get nothing */
 	r = disarm_write(vf0);
 	check(r == 0, "disarm VF0 (%s)", errname(-r));
 	r = cdev_bind(stale, a, NULL);
 	check(r == -EACCES, "disarmed: the stale cdev fd cannot bind through A (%s)", errname(-r));
+	rebind_guard(&stale, vf0, r);
 	r = arm_write(vf0, b);
 	check(r == 0, "arm VF0 for B (next lease) (%s)", errname(-r));
 	r = cdev_bind(stale, a, NULL);
 	check(r == -EACCES, "armed for B: the stale cdev fd opened under A's arm cannot bind through A: EACCES (%s)",
 	      errname(-r));
+	rebind_guard(&stale, vf0, r);
 
 	/* --- the lease's own bind: no token, through B */
 	r = cdev_bind(d, b, NULL);
@@ -1886,6 +1905,7 @@ static int run_arm(const char *pf)
 	d = cdev_open(vf0);
 	r = d >= 0 ? cdev_bind(d, b, NULL) : d;
 	check(r == -EACCES, "disarmed and closed: bind without a token through B: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
 
 	/* --- the per-VF token binds whatever the arm */
 	r = sysfs_write(vf0, "vfbroker_token", T0);
@@ -1897,6 +1917,7 @@ static int run_arm(const char *pf)
 	d = cdev_open(vf0);
 	r = d >= 0 ? cdev_bind(d, a, T1) : d;
 	check(r == -EACCES, "armed for A, VF0 has its own token: a wrong token through A: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
 	r = cdev_bind(d, a, NULL);
 	check(r == 0, "armed for A, VF0 has its own token: no token through A binds (%s)", errname(-r));
 
@@ -1910,11 +1931,13 @@ static int run_arm(const char *pf)
 	r = d >= 0 ? cdev_bind(d, a, NULL) : d;
 	check(r == -EACCES, "after the revocation the arm is gone: bind without a token through A: EACCES (%s)",
 	      errname(-r));
+	rebind_guard(&d, vf0, r);
 	r = arm_write(vf0, a);
 	r = r ? r : revoke_timed(vf0, true, "armed, not open");
 	check(r == 0, "arm VF0 for A again, revoke it while nobody has it open (%s)", errname(-r));
 	r = cdev_bind(d, a, NULL);
 	check(r == -EACCES, "revoked while not open: the arm is gone too: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
 	close(d);
 	d = -1;
 	sysfs_write(vf0, "vfbroker_token", "\n");
