@@ -830,13 +830,6 @@ static ssize_t vfbroker_revoke_store(struct device *dev,
 static DEVICE_ATTR_WO(vfbroker_revoke);
 
 /*
- * /sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_revoke: write a VF's
- * address to revoke it. Unlike the VF's own attribute this one exists
- * while the VF's unbind (or sriov_numvfs=0, or the PF's unbind) waits
- * for the holder: the driver core removes a device's attributes before
- * calling remove(), which then waits in vfio for the last close.
- */
-/*
  * The bound device named by the first len bytes of buf, with a reference on
  * its vfio device (vfio frees the structure with its last reference), or
  * NULL.
@@ -864,6 +857,13 @@ static void vfb_put(struct vfb_device *vfb)
 	put_device(&vfb->core_device.vdev.device);
 }
 
+/*
+ * /sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_revoke: write a VF's
+ * address to revoke it. Unlike the VF's own attribute this one exists
+ * while the VF's unbind (or sriov_numvfs=0, or the PF's unbind) waits
+ * for the holder: the driver core removes a device's attributes before
+ * calling remove(), which then waits in vfio for the last close.
+ */
 static ssize_t vfb_drv_revoke_store(struct device_driver *drv,
 				    const char *buf, size_t count)
 {
