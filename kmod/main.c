@@ -34,6 +34,20 @@
 #include <crypto/algapi.h>
 #endif
 
+/*
+ * Arming (vfbroker_arm): a bind through the VF's cdev without a VF token,
+ * allowed for one iommufd. Only where the kernel checks the token on that
+ * bind and asks the driver (.match_token_uuid, 6.17+) and has iommufd at
+ * all; before 6.17 the cdev bind checks no token, so there is nothing to
+ * lift (see README.md).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0) && IS_ENABLED(CONFIG_IOMMUFD)
+#define VFB_ARM 1
+#include <linux/iommufd.h>
+/* iommufd_ctx_from_fd(), iommufd_ctx_put() */
+MODULE_IMPORT_NS("IOMMUFD");
+#endif
+
 #define VFB_NAME "vfbroker_vfio_pci"
 
 /* Attempts at the function reset while another path holds the device lock. */
@@ -69,6 +83,20 @@ struct vfb_device {
 	struct mutex revoke_lock;
 	/* On vfb_list while registered with vfio (see vfb_remove). */
 	struct list_head node;
+#ifdef VFB_ARM
+	/*
+	 * Under the device set lock, like open and revoked. arm_ictx: the
+	 * iommufd a bind without a token must come through (a reference,
+	 * held until disarm, so the pointer cannot be freed and reused by
+	 * another iommufd). arm_bind: the cdev bind running now passed
+	 * .match_token_uuid only because the VF is armed; .bind_iommufd,
+	 * called next under the same hold of the lock, consumes it. gone:
+	 * remove() has started, no more arming.
+	 */
+	struct iommufd_ctx *arm_ictx;
+	bool arm_bind;
+	bool gone;
+#endif
 };
 
 /*
@@ -329,6 +357,23 @@ static int vfb_match(struct vfio_device *core_vdev, char *buf)
 		return ret > 0 ? -ENODEV : ret;
 	}
 
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+	/*
+	 * From 6.17 vfio_pci_core_match() checks the token through
+	 * ops->match_token_uuid, which here lets an armed VF through without
+	 * one: the group path must never see that. So parse the name here
+	 * (same rules) and call the core's token check directly.
+	 */
+	ret = vfb_parse_name(vfb->core_device.pdev, buf, &has_token, &given);
+	if (ret <= 0)
+		return ret;
+	/* No per-VF token: exactly vfio-pci's rules, PF token included. */
+	if (!vfb_get_token(vfb, &want))
+		ret = vfio_pci_core_match_token_uuid(core_vdev, has_token ? &given : NULL);
+	else
+		ret = vfb_check_token(vfb, &want, has_token ? &given : NULL);
+	return ret ? ret : 1;
+#else
 	/* No per-VF token: exactly vfio-pci's rules, PF token included. */
 	if (!vfb_get_token(vfb, &want))
 		return vfio_pci_core_match(core_vdev, buf);
@@ -338,21 +383,80 @@ static int vfb_match(struct vfio_device *core_vdev, char *buf)
 		return ret;
 	ret = vfb_check_token(vfb, &want, has_token ? &given : NULL);
 	return ret ? ret : 1;
+#endif
 }
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
-/* The cdev path (/dev/vfio/devices/vfioN, BIND_FLAG_TOKEN) from 6.17. */
+/*
+ * The cdev path (/dev/vfio/devices/vfioN, BIND_FLAG_TOKEN) from 6.17; only
+ * vfio_df_check_token() calls it (vfb_match() does not go through the
+ * core's match, which would call it too).
+ *
+ * vfio_df_ioctl_bind_iommufd() (drivers/vfio/device_cdev.c) takes
+ * dev_set->lock, calls this (vfio_df_check_token()), then vfio_df_open()
+ * -> vfio_df_device_first_open() -> vfio_df_iommufd_bind()
+ * (drivers/vfio/iommufd.c) -> ops->bind_iommufd, and drops the lock only
+ * after that: both run under one hold of the device set lock, which arming
+ * changes under too. So the arm_bind flag set here is seen by the
+ * bind_iommufd of the same VFIO_DEVICE_BIND_IOMMUFD and by no other bind,
+ * and the VF cannot be disarmed or re-armed in between. A bind that fails
+ * in between (iommufd fd not an iommufd, device already open) leaves the
+ * flag set: the next cdev bind sets it afresh here; a group-path open
+ * through an iommufd (group set to an iommufd as its container) calls
+ * bind_iommufd without this and would then be checked against the armed
+ * iommufd, a refusal at worst, never an admission.
+ */
 static int vfb_match_token_uuid(struct vfio_device *core_vdev,
 				const uuid_t *uuid)
 {
 	struct vfb_device *vfb = to_vfb(core_vdev);
 	uuid_t want;
 
+#ifdef VFB_ARM
+	lockdep_assert_held(&core_vdev->dev_set->lock);
+	vfb->arm_bind = false;
+	/*
+	 * Armed: the broker leased this VF to the holder of arm_ictx, and
+	 * stock QEMU sends no token. A token given is checked as always, so
+	 * a wrong one stays refused.
+	 */
+	if (!uuid && vfb->arm_ictx) {
+		vfb->arm_bind = true;
+		return 0;
+	}
+#endif
 	/* cdev binds only a device nobody has open: revoked is false here */
 	if (!vfb_get_token(vfb, &want))
 		return vfio_pci_core_match_token_uuid(core_vdev, uuid);
 	return vfb_check_token(vfb, &want, uuid);
 }
+#endif
+
+#ifdef VFB_ARM
+/*
+ * A bind let through by the arm without a token must come through the
+ * armed iommufd: a cdev fd that is open but unbound (handed out for an
+ * earlier lease and kept) has no token and, after the VF was leased again
+ * with another iommufd, no way in.
+ */
+static int vfb_bind_iommufd(struct vfio_device *core_vdev,
+			    struct iommufd_ctx *ictx, u32 *out_device_id)
+{
+	struct vfb_device *vfb = to_vfb(core_vdev);
+	bool by_arm = vfb->arm_bind;
+
+	lockdep_assert_held(&core_vdev->dev_set->lock);
+	vfb->arm_bind = false;
+	if (by_arm && ictx != vfb->arm_ictx) {
+		pci_info_ratelimited(vfb->core_device.pdev,
+				     "bind without VF token refused: not through the armed iommufd\n");
+		return -EACCES;
+	}
+	return vfio_iommufd_physical_bind(core_vdev, ictx, out_device_id);
+}
+#define VFB_BIND_IOMMUFD vfb_bind_iommufd
+#else
+#define VFB_BIND_IOMMUFD vfio_iommufd_physical_bind
 #endif
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0) && IS_ENABLED(CONFIG_IOMMUFD)
@@ -404,6 +508,59 @@ static ssize_t vfbroker_token_store(struct device *dev,
 	return count;
 }
 static DEVICE_ATTR_WO(vfbroker_token);
+
+/* --- arming ------------------------------------------------------------------ */
+
+#ifdef VFB_ARM
+/*
+ * Drops vfb's arm, if any, and with gone set refuses every later one. The
+ * iommufd reference is put after the lock: its last put may release the
+ * iommufd (deferred by fput, but no reason to do it under the lock).
+ */
+static void vfb_disarm(struct vfb_device *vfb, bool gone)
+{
+	struct vfio_device *core_vdev = &vfb->core_device.vdev;
+	struct iommufd_ctx *old;
+
+	mutex_lock(&core_vdev->dev_set->lock);
+	old = vfb->arm_ictx;
+	vfb->arm_ictx = NULL;
+	vfb->arm_bind = false;
+	if (gone)
+		vfb->gone = true;
+	mutex_unlock(&core_vdev->dev_set->lock);
+	if (old) {
+		iommufd_ctx_put(old);
+		pci_dbg(vfb->core_device.pdev, "disarmed\n");
+	}
+}
+
+/* Arms vfb for ictx, taking over the caller's reference. */
+static int vfb_arm(struct vfb_device *vfb, struct iommufd_ctx *ictx)
+{
+	struct vfio_device *core_vdev = &vfb->core_device.vdev;
+	struct iommufd_ctx *old;
+
+	mutex_lock(&core_vdev->dev_set->lock);
+	if (vfb->gone) {
+		mutex_unlock(&core_vdev->dev_set->lock);
+		iommufd_ctx_put(ictx);
+		return -ENODEV;
+	}
+	/* re-arming replaces: the old iommufd's reference goes */
+	old = vfb->arm_ictx;
+	vfb->arm_ictx = ictx;
+	mutex_unlock(&core_vdev->dev_set->lock);
+	if (old)
+		iommufd_ctx_put(old);
+	pci_dbg(vfb->core_device.pdev, "armed for a bind without VF token\n");
+	return 0;
+}
+#else
+static void vfb_disarm(struct vfb_device *vfb, bool gone)
+{
+}
+#endif
 
 /* --- revocation -------------------------------------------------------------- */
 
@@ -616,6 +773,12 @@ static int vfb_revoke(struct vfb_device *vfb)
 	struct vfio_device *core_vdev = &vfb->core_device.vdev;
 	int ret = 0;
 
+	/*
+	 * A revoked lease is over: no bind without a token any more, whether
+	 * or not the VF is open. The broker arms it again for the next lease.
+	 */
+	vfb_disarm(vfb, false);
+
 	mutex_lock(&vfb->revoke_lock);
 
 	mutex_lock(&core_vdev->dev_set->lock);
@@ -667,6 +830,34 @@ static ssize_t vfbroker_revoke_store(struct device *dev,
 static DEVICE_ATTR_WO(vfbroker_revoke);
 
 /*
+ * The bound device named by the first len bytes of buf, with a reference on
+ * its vfio device (vfio frees the structure with its last reference), or
+ * NULL.
+ */
+static struct vfb_device *vfb_get_by_name(const char *buf, size_t len)
+{
+	struct vfb_device *vfb, *found = NULL;
+
+	mutex_lock(&vfb_list_lock);
+	list_for_each_entry(vfb, &vfb_list, node) {
+		const char *name = pci_name(vfb->core_device.pdev);
+
+		if (strlen(name) == len && !strncmp(name, buf, len)) {
+			found = vfb;
+			get_device(&vfb->core_device.vdev.device);
+			break;
+		}
+	}
+	mutex_unlock(&vfb_list_lock);
+	return found;
+}
+
+static void vfb_put(struct vfb_device *vfb)
+{
+	put_device(&vfb->core_device.vdev.device);
+}
+
+/*
  * /sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_revoke: write a VF's
  * address to revoke it. Unlike the VF's own attribute this one exists
  * while the VF's unbind (or sriov_numvfs=0, or the PF's unbind) waits
@@ -676,41 +867,110 @@ static DEVICE_ATTR_WO(vfbroker_revoke);
 static ssize_t vfb_drv_revoke_store(struct device_driver *drv,
 				    const char *buf, size_t count)
 {
-	struct vfb_device *vfb, *found = NULL;
+	struct vfb_device *vfb;
 	size_t len = count;
-	bool virtfn = false;
 	int ret;
 
 	if (len && buf[len - 1] == '\n')
 		len--;
-	mutex_lock(&vfb_list_lock);
-	list_for_each_entry(vfb, &vfb_list, node) {
-		const char *name = pci_name(vfb->core_device.pdev);
-
-		if (strlen(name) == len && !strncmp(name, buf, len)) {
-			found = vfb;
-			virtfn = vfb->core_device.pdev->is_virtfn;
-			/* vfio frees the device with its last reference */
-			if (virtfn)
-				get_device(&vfb->core_device.vdev.device);
-			break;
-		}
-	}
-	mutex_unlock(&vfb_list_lock);
-	if (!found)
+	vfb = vfb_get_by_name(buf, len);
+	if (!vfb)
 		return -ENODEV;
 	/* per VF, as the VF attribute: a PF's fds are its owner's */
-	if (!virtfn)
-		return -EINVAL;
-	ret = vfb_revoke(found);
-	put_device(&found->core_device.vdev.device);
+	if (!vfb->core_device.pdev->is_virtfn)
+		ret = -EINVAL;
+	else
+		ret = vfb_revoke(vfb);
+	vfb_put(vfb);
 	return ret ? ret : count;
 }
 static struct driver_attribute driver_attr_vfbroker_revoke =
 	__ATTR(vfbroker_revoke, 0200, NULL, vfb_drv_revoke_store);
 
+/*
+ * /sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_arm: "BDF FD\n" lets VF
+ * BDF be bound through its cdev without a VF token, only through the
+ * iommufd FD (an fd of the writing process; the driver keeps a reference
+ * to that iommufd until the VF is disarmed, revoked or removed). Writing
+ * again replaces the iommufd. vfbroker_disarm: "BDF\n". Driver attributes,
+ * like vfbroker_revoke: they stay while the VF's unbind waits.
+ */
+static ssize_t vfb_drv_arm_store(struct device_driver *drv,
+				 const char *buf, size_t count)
+{
+#ifdef VFB_ARM
+	struct iommufd_ctx *ictx;
+	struct vfb_device *vfb;
+	const char *sp;
+	int fd, ret;
+
+	sp = strnchr(buf, count, ' ');
+	if (!sp || sp == buf)
+		return -EINVAL;
+	/* kstrtoint() takes one trailing newline */
+	ret = kstrtoint(sp + 1, 10, &fd);
+	if (ret)
+		return ret;
+	vfb = vfb_get_by_name(buf, sp - buf);
+	if (!vfb)
+		return -ENODEV;
+	if (!vfb->core_device.pdev->is_virtfn) {
+		/* a PF needs no VF token: "not our VF" */
+		ret = -ENODEV;
+		goto out;
+	}
+	/* the fd table of the writer: the broker's own iommufd */
+	ictx = iommufd_ctx_from_fd(fd);
+	if (IS_ERR(ictx)) {
+		/* EBADF: no such fd; EBADFD: open but not an iommufd */
+		ret = PTR_ERR(ictx) == -EBADFD ? -EINVAL : PTR_ERR(ictx);
+		goto out;
+	}
+	ret = vfb_arm(vfb, ictx);
+out:
+	vfb_put(vfb);
+	return ret ? ret : count;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+static struct driver_attribute driver_attr_vfbroker_arm =
+	__ATTR(vfbroker_arm, 0200, NULL, vfb_drv_arm_store);
+
+static ssize_t vfb_drv_disarm_store(struct device_driver *drv,
+				    const char *buf, size_t count)
+{
+#ifdef VFB_ARM
+	struct vfb_device *vfb;
+	size_t len = count;
+	int ret = 0;
+
+	if (len && buf[len - 1] == '\n')
+		len--;
+	vfb = vfb_get_by_name(buf, len);
+	if (!vfb)
+		return -ENODEV;
+	/*
+	 * A device bound meanwhile stays bound and working: disarming only
+	 * stops later binds without a token; revocation takes a VF back.
+	 */
+	if (vfb->core_device.pdev->is_virtfn)
+		vfb_disarm(vfb, false);
+	else
+		ret = -ENODEV;
+	vfb_put(vfb);
+	return ret ? ret : count;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+static struct driver_attribute driver_attr_vfbroker_disarm =
+	__ATTR(vfbroker_disarm, 0200, NULL, vfb_drv_disarm_store);
+
 static struct attribute *vfb_drv_attrs[] = {
 	&driver_attr_vfbroker_revoke.attr,
+	&driver_attr_vfbroker_arm.attr,
+	&driver_attr_vfbroker_disarm.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vfb_drv);
@@ -765,7 +1025,7 @@ static const struct vfio_device_ops vfb_ops = {
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
 	/* present from 6.2, required from 6.6; NULL where IOMMUFD is off */
-	.bind_iommufd	= vfio_iommufd_physical_bind,
+	.bind_iommufd	= VFB_BIND_IOMMUFD,
 	.unbind_iommufd	= vfio_iommufd_physical_unbind,
 	.attach_ioas	= VFB_ATTACH_IOAS,
 	.detach_ioas	= vfio_iommufd_physical_detach_ioas,
@@ -800,6 +1060,12 @@ static void vfb_remove(struct pci_dev *pdev)
 	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
 	struct vfb_device *vfb = container_of(vdev, struct vfb_device, core_device);
 
+	/*
+	 * Unbind, sriov_numvfs=0, module unload: the iommufd reference goes
+	 * now, and arming stays refused while the unregistration below waits
+	 * (the device is still on the list, for revocation).
+	 */
+	vfb_disarm(vfb, true);
 	/*
 	 * Waits until the holder closes; the device stays on the list
 	 * meanwhile, so the driver attribute can still revoke it.

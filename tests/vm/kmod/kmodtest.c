@@ -21,6 +21,12 @@
  *                             the VF's unbind / sriov_numvfs=0 waits
  *   kmodtest cdev PF-BDF      revocation of a VF bound through its cdev and
  *                             iommufd (kernels with CONFIG_IOMMUFD only)
+ *   kmodtest arm PF-BDF       vfbroker_arm / vfbroker_disarm: a bind without
+ *                             a token through the armed iommufd only (6.17+
+ *                             with CONFIG_IOMMUFD; elsewhere EOPNOTSUPP)
+ *   kmodtest armleave VF      arm VF for an iommufd whose IOAS maps a 16 MiB
+ *                             memfd, close both, exit (unload leak check:
+ *                             Shmem falls only when the module lets go)
  *   kmodtest hold VF TOKEN READY-FILE
  *                             open VF with TOKEN, create READY-FILE, sleep
  *                             until killed (module unload checks)
@@ -47,6 +53,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1641,6 +1648,366 @@ static int holder_cdev(int sock, const int *fds)
 	return n_failed ? 1 : 0;
 }
 
+struct iommufd_ioas_map {
+	uint32_t size, flags, ioas_id, reserved;
+	uint64_t user_va, length, iova;
+};
+#define IOMMUFD_IOAS_MAP _IO(';', 0x85)
+struct iommufd_ioas_map_file {
+	uint32_t size, flags, ioas_id;
+	int32_t fd;
+	uint64_t start, length, iova;
+};
+#define IOMMUFD_IOAS_MAP_FILE _IO(';', 0x8f)
+#define IOAS_MAP_WRITEABLE (1 << 1)
+#define IOAS_MAP_READABLE (1 << 2)
+
+static int ioas_map(int iommufd, uint32_t ioas, void *buf, size_t len)
+{
+	struct iommufd_ioas_map m = { .size = sizeof(m), .flags = IOAS_MAP_READABLE | IOAS_MAP_WRITEABLE,
+				      .ioas_id = ioas, .user_va = (uintptr_t)buf, .length = len };
+
+	return ioctl(iommufd, IOMMUFD_IOAS_MAP, &m) < 0 ? -errno : 0;
+}
+
+/* "VF FD\n" to the driver's vfbroker_arm, "VF\n" to its vfbroker_disarm */
+static int arm_write(const char *vf, int fd)
+{
+	char val[64];
+
+	snprintf(val, sizeof(val), "%s %d\n", vf, fd);
+	return path_write(DRV_DIR "/vfbroker_arm", val);
+}
+
+static int disarm_write(const char *vf)
+{
+	char val[64];
+
+	snprintf(val, sizeof(val), "%s\n", vf);
+	return path_write(DRV_DIR "/vfbroker_disarm", val);
+}
+
+/* where the module arms: iommufd present and the kernel checks tokens on bind (6.17+) */
+static bool arm_supported(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (access("/dev/iommu", F_OK) < 0 || uname(&u) < 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 17);
+}
+
+static long shmem_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Shmem: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+#define MEMFD_SIZE (16u << 20)
+/* Shmem must move by at least this (kB) for the memfd to count as kept or freed */
+#define MEMFD_SLACK_KB 12288
+
+/*
+ * A new iommufd whose IOAS maps a filled 16 MiB memfd, the memfd's own fd
+ * closed: the memfd lives exactly as long as the iommufd does (the IOAS holds
+ * the file), and Shmem in /proc/meminfo shows it.
+ */
+static int memfd_iommufd(void)
+{
+	struct iommufd_ioas_map_file m = { .size = sizeof(m), .flags = IOAS_MAP_READABLE | IOAS_MAP_WRITEABLE,
+					   .length = MEMFD_SIZE };
+	static char chunk[1 << 16];
+	int mfd, ifd, r = 0;
+
+	memset(chunk, 0x5a, sizeof(chunk));
+	mfd = memfd_create("kmodtest-arm", MFD_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	for (size_t off = 0; off < MEMFD_SIZE && r == 0; off += sizeof(chunk))
+		if (pwrite(mfd, chunk, sizeof(chunk), off) != (ssize_t)sizeof(chunk))
+			r = -EIO;
+	ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (ifd < 0)
+		r = r ? r : -errno;
+	if (r == 0)
+		r = ioas_alloc(ifd, &m.ioas_id);
+	m.fd = mfd;
+	if (r == 0 && ioctl(ifd, IOMMUFD_IOAS_MAP_FILE, &m) < 0)
+		r = -errno;
+	close(mfd);
+	if (r < 0) {
+		if (ifd >= 0)
+			close(ifd);
+		return r;
+	}
+	return ifd;
+}
+
+/* Shmem (kB) once it fell below limit, or the last value after 2 s */
+static long shmem_wait_below(long limit)
+{
+	long kb = shmem_kb();
+
+	for (int i = 0; i < 100 && kb >= limit; i++) {
+		usleep(20 * 1000);
+		kb = shmem_kb();
+	}
+	return kb;
+}
+
+/* GET_INFO works on dev: it is bound and usable */
+static int dev_info(int dev)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+
+	return ioctl(dev, VFIO_DEVICE_GET_INFO, &info) < 0 ? -errno : (int)info.num_regions;
+}
+
+/*
+ * After a bind that should have been refused: if it went through, a fresh
+ * unbound fd, so that the checks after it test what they say (a bound cdev
+ * makes every later bind EINVAL)
+ */
+static void rebind_guard(int *dev, const char *vf, int r)
+{
+	if (r == 0) {
+		close(*dev);
+		*dev = cdev_open(vf);
+	}
+}
+
+static int run_arm(const char *pf)
+{
+	char vf0[32], vf1[32];
+	int a = -1, b = -1, c = -1, null = -1, d = -1, stale = -1, d1 = -1, r;
+	long s0, s1, s2, s3, s4;
+	uint32_t ioas;
+	void *buf;
+
+	if (sriov_enable(pf, vf0, vf1) < 0)
+		return 1;
+	if (!arm_supported()) {
+		r = arm_write(vf0, 0);
+		check(r == -EOPNOTSUPP, "no iommufd or no token check on cdev bind (< 6.17): vfbroker_arm gives EOPNOTSUPP (%s)",
+		      errname(-r));
+		r = disarm_write(vf0);
+		check(r == -EOPNOTSUPP, "and vfbroker_disarm too (%s)", errname(-r));
+		goto out;
+	}
+	a = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	b = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	check(a >= 0 && b >= 0 && null >= 0, "open two iommufds A and B");
+	if (a < 0 || b < 0 || null < 0)
+		goto out;
+
+	/* --- what arming refuses */
+	r = arm_write(vf0, null);
+	check(r == -EINVAL, "arm with an fd that is not an iommufd (/dev/null): EINVAL (%s)", errname(-r));
+	r = arm_write(vf0, 1000);
+	check(r == -EBADF, "arm with an fd the writer does not have: EBADF (%s)", errname(-r));
+	r = arm_write(pf, a);
+	check(r == -ENODEV, "arm the PF: ENODEV (%s)", errname(-r));
+	r = arm_write("0000:7f:1f.7", a);
+	check(r == -ENODEV, "arm a device the driver does not drive: ENODEV (%s)", errname(-r));
+	r = path_write(DRV_DIR "/vfbroker_arm", vf0);
+	check(r == -EINVAL, "arm without an fd: EINVAL (%s)", errname(-r));
+	r = disarm_write("0000:7f:1f.7");
+	check(r == -ENODEV, "disarm a device the driver does not drive: ENODEV (%s)", errname(-r));
+	check(mode_is("../drivers/vfbroker_vfio_pci", "vfbroker_arm", 0200) &&
+	      mode_is("../drivers/vfbroker_vfio_pci", "vfbroker_disarm", 0200),
+	      "vfbroker_arm and vfbroker_disarm are root-only, write-only (0200)");
+
+	/* --- unarmed: vfio-pci's rules */
+	d = cdev_open(vf0);
+	r = d >= 0 ? cdev_bind(d, a, NULL) : d;
+	check(r == -EACCES, "VF0 not armed: bind without a token through A: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
+
+	/* --- armed for A */
+	r = arm_write(vf0, a);
+	check(r == 0, "arm VF0 for iommufd A (%s)", errname(-r));
+	/* opened while armed for A, never bound: what a holder could keep from a lease */
+	stale = cdev_open(vf0);
+	check(stale >= 0, "open a second cdev fd of VF0 while armed for A, left unbound (%s)",
+	      errname(stale < 0 ? -stale : 0));
+	r = container_open();
+	r = r ? r : try_open(vf0, NULL);
+	check(r == -EACCES, "armed VF0: the group path without a token is still EACCES (%s)", errname(-r));
+	group_detach(group_of(vf0));
+	r = cdev_bind(d, b, NULL);
+	check(r == -EACCES, "armed for A: bind without a token through another iommufd B: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
+	r = cdev_bind(d, a, T1);
+	check(r == -EACCES, "armed for A: bind with a wrong token through A: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
+	d1 = cdev_open(vf1);
+	r = d1 >= 0 ? cdev_bind(d1, a, NULL) : d1;
+	check(r == -EACCES, "VF1, not armed: bind without a token through A (armed for VF0): EACCES (%s)", errname(-r));
+	if (d1 >= 0)
+		close(d1);
+
+	/* --- re-arm replaces */
+	r = arm_write(vf0, b);
+	check(r == 0, "re-arm VF0 for B (%s)", errname(-r));
+	r = cdev_bind(d, a, NULL);
+	check(r == -EACCES, "re-armed for B: bind without a token through A: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
+
+	/* --- a new lease: disarm, arm for B; the stale fd and A get nothing */
+	r = disarm_write(vf0);
+	check(r == 0, "disarm VF0 (%s)", errname(-r));
+	r = cdev_bind(stale, a, NULL);
+	check(r == -EACCES, "disarmed: the stale cdev fd cannot bind through A (%s)", errname(-r));
+	rebind_guard(&stale, vf0, r);
+	r = arm_write(vf0, b);
+	check(r == 0, "arm VF0 for B (next lease) (%s)", errname(-r));
+	r = cdev_bind(stale, a, NULL);
+	check(r == -EACCES, "armed for B: the stale cdev fd opened under A's arm cannot bind through A: EACCES (%s)",
+	      errname(-r));
+	rebind_guard(&stale, vf0, r);
+
+	/* --- the lease's own bind: no token, through B */
+	r = cdev_bind(d, b, NULL);
+	check(r == 0, "armed for B: bind without a token through B (%s)", errname(-r));
+	r = r ? r : ioas_alloc(b, &ioas);
+	check(r == 0, "IOMMU_IOAS_ALLOC on B (%s)", errname(-r));
+	r = r ? r : attach_pt(d, ioas);
+	check(r == 0, "VFIO_DEVICE_ATTACH_IOMMUFD_PT of VF0 to it (%s)", errname(-r));
+	buf = mmap(NULL, 2u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	r = r ? r : buf == MAP_FAILED ? -ENOMEM : ioas_map(b, ioas, buf, 2u << 20);
+	check(r == 0, "IOMMU_IOAS_MAP of 2 MiB (%s)", errname(-r));
+	r = dev_info(d);
+	check(r > 0, "VFIO_DEVICE_GET_INFO on the bound VF0 (%d regions)", r);
+
+	/* --- disarm does not take a bound VF away */
+	r = disarm_write(vf0);
+	check(r == 0, "disarm VF0 while bound (%s)", errname(-r));
+	r = dev_info(d);
+	check(r > 0, "disarmed: the bound VF0 still answers VFIO_DEVICE_GET_INFO (%d regions)", r);
+	r = buf == MAP_FAILED ? -ENOMEM : ioas_map(b, ioas, (char *)buf + (1u << 20), 4096);
+	check(r == 0, "disarmed: IOMMU_IOAS_MAP still works (%s)", errname(-r));
+	if (buf != MAP_FAILED)
+		munmap(buf, 2u << 20);
+	close(d);
+	close(stale);
+	stale = -1;
+	d = cdev_open(vf0);
+	r = d >= 0 ? cdev_bind(d, b, NULL) : d;
+	check(r == -EACCES, "disarmed and closed: bind without a token through B: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
+
+	/* --- the per-VF token binds whatever the arm */
+	r = sysfs_write(vf0, "vfbroker_token", T0);
+	check(r == 0, "give VF0 its own token (%s)", errname(-r));
+	r = arm_write(vf0, a);
+	r = r ? r : cdev_bind(d, b, T0);
+	check(r == 0, "armed for A: bind with VF0's token through B works (%s)", errname(-r));
+	close(d);
+	d = cdev_open(vf0);
+	r = d >= 0 ? cdev_bind(d, a, T1) : d;
+	check(r == -EACCES, "armed for A, VF0 has its own token: a wrong token through A: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
+	r = cdev_bind(d, a, NULL);
+	check(r == 0, "armed for A, VF0 has its own token: no token through A binds (%s)", errname(-r));
+
+	/* --- revocation disarms */
+	r = revoke_timed(vf0, true, "armed, bound without a token");
+	check(r == 0, "revoke VF0 bound through the arm (%s)", errname(-r));
+	r = dev_info(d);
+	check(r == -ENODEV, "revoked: VFIO_DEVICE_GET_INFO fails with ENODEV (%s)", errname(r < 0 ? -r : 0));
+	close(d);
+	d = cdev_open(vf0);
+	r = d >= 0 ? cdev_bind(d, a, NULL) : d;
+	check(r == -EACCES, "after the revocation the arm is gone: bind without a token through A: EACCES (%s)",
+	      errname(-r));
+	rebind_guard(&d, vf0, r);
+	r = arm_write(vf0, a);
+	r = r ? r : revoke_timed(vf0, true, "armed, not open");
+	check(r == 0, "arm VF0 for A again, revoke it while nobody has it open (%s)", errname(-r));
+	r = cdev_bind(d, a, NULL);
+	check(r == -EACCES, "revoked while not open: the arm is gone too: EACCES (%s)", errname(-r));
+	rebind_guard(&d, vf0, r);
+	close(d);
+	d = -1;
+	sysfs_write(vf0, "vfbroker_token", "\n");
+
+	/* --- the module's iommufd reference: held while armed, dropped by disarm and re-arm */
+	s0 = shmem_kb();
+	c = memfd_iommufd();
+	check(c >= 0, "an iommufd C whose IOAS maps a 16 MiB memfd (%s)", errname(c < 0 ? -c : 0));
+	if (c < 0)
+		goto out;
+	s1 = shmem_kb();
+	r = arm_write(vf0, c);
+	check(r == 0, "arm VF0 for C (%s)", errname(-r));
+	close(c);
+	c = -1;
+	usleep(100 * 1000);
+	s2 = shmem_kb();
+	check(s1 - s0 >= MEMFD_SLACK_KB && s2 - s0 >= MEMFD_SLACK_KB,
+	      "C closed by its opener, still armed: the module keeps it (Shmem %ld, with C %ld, closed %ld kB)", s0, s1,
+	      s2);
+	r = disarm_write(vf0);
+	s3 = shmem_wait_below(s2 - MEMFD_SLACK_KB);
+	check(r == 0 && s2 - s3 >= MEMFD_SLACK_KB, "disarm drops the module's reference: C and its memfd go (Shmem %ld -> %ld kB)",
+	      s2, s3);
+	c = memfd_iommufd();
+	r = c >= 0 ? arm_write(vf0, c) : c;
+	if (c >= 0)
+		close(c);
+	c = -1;
+	s3 = shmem_kb();
+	r = r ? r : arm_write(vf0, a);
+	s4 = shmem_wait_below(s3 - MEMFD_SLACK_KB);
+	check(r == 0 && s3 - s4 >= MEMFD_SLACK_KB,
+	      "re-arming for A drops the reference to the iommufd armed before (Shmem %ld -> %ld kB)", s3, s4);
+	r = disarm_write(vf0);
+	check(r == 0, "disarm VF0 (%s)", errname(-r));
+out:
+	if (d >= 0)
+		close(d);
+	if (stale >= 0)
+		close(stale);
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	if (null >= 0)
+		close(null);
+	r = sysfs_write(pf, "sriov_numvfs", "0");
+	check(r == 0, "%s: sriov_numvfs=0 (%s)", pf, errname(-r));
+	return n_failed ? 1 : 0;
+}
+
+/* arm vf for a memfd-backed iommufd and leave: only the module holds it then */
+static int run_armleave(const char *vf)
+{
+	int c = memfd_iommufd(), r;
+
+	if (c < 0) {
+		fprintf(stderr, "armleave: %s\n", errname(-c));
+		return 1;
+	}
+	r = arm_write(vf, c);
+	close(c);
+	if (r < 0) {
+		fprintf(stderr, "armleave: arm %s: %s\n", vf, errname(-r));
+		return 1;
+	}
+	return 0;
+}
+
 static int run_cdev(const char *pf)
 {
 	char vf0[32], vf1[32];
@@ -1747,8 +2114,12 @@ int main(int argc, char **argv)
 		return run_unbind(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "cdev"))
 		return run_cdev(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "arm"))
+		return run_arm(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "armleave"))
+		return run_armleave(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "hold"))
 		return run_hold(argv[2], argv[3], argv[4]);
-	fprintf(stderr, "usage: kmodtest tokens PF | revoke PF | race PF | ioeventfd PF | lowpower PF [ROUNDS] | unbind PF | cdev PF | hold VF TOKEN READY-FILE\n");
+	fprintf(stderr, "usage: kmodtest tokens PF | revoke PF | race PF | ioeventfd PF | lowpower PF [ROUNDS] | unbind PF | cdev PF | arm PF | armleave VF | hold VF TOKEN READY-FILE\n");
 	return 2;
 }

@@ -52,8 +52,17 @@ echo 1 > /sys/module/$M/parameters/enable_sriov
 if [ -d /dev/vfio/devices ]; then
         timeout 120 /kmod/kmodtest cdev $NVME; res $? "revocation of a VF bound through its cdev and iommufd ($NVME)"
 else
-        echo "# cdev path (match_token_uuid 6.17+, ATTACH_IOMMUFD_PT): not exercised, no /dev/vfio/devices (Debian's kernels have CONFIG_IOMMUFD off)"
+        echo "# cdev path (match_token_uuid 6.17+, ATTACH_IOMMUFD_PT): not on this kernel, no /dev/vfio/devices (Debian's kernels have CONFIG_IOMMUFD off); the 7-iommufd kernel runs it"
 fi
+# where it cannot arm (no iommufd, or before 6.17) this checks the EOPNOTSUPP
+timeout 120 /kmod/kmodtest arm $NVME; res $? "arming a VF for a bind without token through one iommufd ($NVME)"
+
+# iommufd and a kernel that checks the token on cdev bind (6.17+): the module arms
+arm_ok() {
+        r=$(uname -r); maj=${r%%.*}; min=${r#*.}; min=${min%%.*}
+        [ -e /dev/iommu ] && { [ "$maj" -gt 6 ] || { [ "$maj" = 6 ] && [ "$min" -ge 17 ]; }; }
+}
+shmem() { sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
 
 # vfbroker.kmod=races on the kernel command line (tests/vm/kmod/run --smp 2): only the
 # checks with races in them, the rest ran with one vCPU already
@@ -92,8 +101,21 @@ res $? "rmmod with a revoked VF still open is refused at once, no hang (rmmod ex
 kill $HOLDER; wait $HOLDER 2>/dev/null
 [ "$(drv_of $VF0)" = $M ]; res $? "after the holder is gone $VF0 is still bound to $M"
 
+if arm_ok; then
+        # the module's last iommufd reference: its IOAS maps a 16 MiB memfd,
+        # so Shmem shows whether unloading let it go
+        S0=$(shmem)
+        /kmod/kmodtest armleave $VF0; res $? "arm $VF0 for an iommufd only the module holds then"
+        S1=$(shmem)
+fi
 timeout 60 rmmod $M; rc=$?
 [ $rc = 0 ] && ! loaded; res $? "rmmod with the PFs and two VFs bound succeeds (exit $rc)"
+if arm_ok; then
+        i=0; S2=$(shmem)
+        while [ $((S1 - S2)) -lt 12288 ] && [ $i -lt 100 ]; do sleep 0.02; i=$((i + 1)); S2=$(shmem); done
+        [ $((S1 - S0)) -ge 12288 ] && [ $((S1 - S2)) -ge 12288 ]
+        res $? "unloading with an armed VF drops the module's iommufd reference (Shmem $S0, armed $S1, unloaded $S2 kB)"
+fi
 [ -z "$(drv_of $NVME)" ] && [ -z "$(drv_of $IGB)" ] && [ ! -e $D/$NVME/virtfn0 ]
 res $? "after unload the PFs are unbound and their VFs are gone"
 
