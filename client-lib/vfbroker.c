@@ -734,6 +734,8 @@ static const Field pf_fields[] = {
         F(VfbrokerPfInfo, "NumVFs",    FIELD_U32,    num_vfs),
         F(VfbrokerPfInfo, "TotalVFs",  FIELD_U32,    total_vfs),
         F(VfbrokerPfInfo, "FreeVFs",   FIELD_U32,    free_vfs),
+        F(VfbrokerPfInfo, "APIs",      FIELD_STRV,   apis),
+        F(VfbrokerPfInfo, "IommufdUnavailableReason", FIELD_STRING, iommufd_unavailable_reason),
 };
 
 static const ListType pf_list = {
@@ -882,6 +884,7 @@ _public_ VfbrokerVf *vfbroker_vf_free(VfbrokerVf *vf) {
         safe_close(vf->container_fd);
         safe_close(vf->group_fd);
         safe_close(vf->device_fd);
+        safe_close(vf->iommufd_fd);
         free(vf->lease);
         free(vf->address);
         free(vf);
@@ -890,8 +893,8 @@ _public_ VfbrokerVf *vfbroker_vf_free(VfbrokerVf *vf) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(VfbrokerVf *, vfbroker_vf_free)
 
-_public_ int vfbroker_acquire(VfbrokerConnection *c, const char *tenant,
-                              const VfbrokerAcquireOptions *opts, VfbrokerVf **ret) {
+static int acquire(VfbrokerConnection *c, const char *tenant, const VfbrokerAcquireOptions *opts,
+                   VfbrokerApi api, VfbrokerVf **ret) {
         static const char member[] = "AcquireVF";
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(vfbroker_vf_freep) VfbrokerVf *vf = NULL;
@@ -928,6 +931,12 @@ _public_ int vfbroker_acquire(VfbrokerConnection *c, const char *tenant,
                 if (r < 0)
                         return append_failed(c, member, r);
         }
+        /* Only when asked: a broker from before the option refuses it. */
+        if (api == VFBROKER_API_IOMMUFD) {
+                r = sd_bus_message_append(m, "{sv}", "API", "s", VFBROKER_API_NAME_IOMMUFD);
+                if (r < 0)
+                        return append_failed(c, member, r);
+        }
         r = sd_bus_message_close_container(m);
         if (r < 0)
                 return append_failed(c, member, r);
@@ -943,7 +952,7 @@ _public_ int vfbroker_acquire(VfbrokerConnection *c, const char *tenant,
         vf = calloc(1, sizeof(*vf));
         if (!vf)
                 return bad_reply(c, member, -ENOMEM);
-        vf->container_fd = vf->group_fd = vf->device_fd = -EBADF;
+        vf->container_fd = vf->group_fd = vf->device_fd = vf->iommufd_fd = -EBADF;
         vf->lease = strdup(lease);
         vf->address = strdup(address);
         if (!vf->lease || !vf->address)
@@ -951,9 +960,16 @@ _public_ int vfbroker_acquire(VfbrokerConnection *c, const char *tenant,
         vf->iommu_group = group;
 
         /* The reply owns the received fds; the caller gets its own copies,
-         * at 3 or above so they never land on stdin/stdout/stderr. */
+         * at 3 or above so they never land on stdin/stdout/stderr. On the
+         * iommufd path the broker sends the iommufd in both first places. */
         int *targets[3] = { &vf->container_fd, &vf->group_fd, &vf->device_fd };
+        if (api == VFBROKER_API_IOMMUFD) {
+                targets[0] = &vf->iommufd_fd;
+                targets[1] = NULL;
+        }
         for (size_t i = 0; i < 3; i++) {
+                if (!targets[i])
+                        continue;
                 *targets[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
                 if (*targets[i] < 0) {
                         r = negative_errno();
@@ -965,6 +981,19 @@ _public_ int vfbroker_acquire(VfbrokerConnection *c, const char *tenant,
 
         *ret = TAKE_PTR(vf);
         return 0;
+}
+
+_public_ int vfbroker_acquire(VfbrokerConnection *c, const char *tenant,
+                              const VfbrokerAcquireOptions *opts, VfbrokerVf **ret) {
+        return acquire(c, tenant, opts, VFBROKER_API_GROUP, ret);
+}
+
+_public_ int vfbroker_acquire_with_api(VfbrokerConnection *c, const char *tenant,
+                                       const VfbrokerAcquireOptions *opts, VfbrokerApi api, VfbrokerVf **ret) {
+        if (api != VFBROKER_API_GROUP && api != VFBROKER_API_IOMMUFD)
+                return c ? error_local(c, -EINVAL, "Unknown VfbrokerApi %d: use VFBROKER_API_GROUP or VFBROKER_API_IOMMUFD",
+                                       (int) api) : -EINVAL;
+        return acquire(c, tenant, opts, api, ret);
 }
 
 /* Calls a method taking the given string arguments and returning nothing. */

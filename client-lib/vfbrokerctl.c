@@ -46,6 +46,9 @@ static const char *arg_tenant = NULL;
 static unsigned arg_count = 1;
 static const char *arg_pf = NULL;
 static int arg_numa_node = -1;
+static VfbrokerApi arg_api = VFBROKER_API_GROUP;
+static bool arg_api_given = false;
+static bool arg_qemu = false;
 static uint32_t arg_quota = 0;
 static uid_t arg_uids[TENANT_IDS_MAX];
 static size_t arg_n_uids = 0;
@@ -68,6 +71,8 @@ enum {
         OPT_GROUP,
         OPT_QUOTA,
         OPT_FORCE,
+        OPT_API,
+        OPT_QEMU,
 };
 
 /* Which command-specific options were given, to refuse them elsewhere. */
@@ -100,7 +105,7 @@ static void help(FILE *f) {
                 "  revoke LEASE                    End somebody's lease now (forced where the PF's driver\n"
                 "                                  can: vfbroker_vfio_pci; else the VF drains when its\n"
                 "                                  holder closes it, and the exit code is 1)\n"
-                "  run --tenant T [--count N] [--pf BDF] [--numa-node N] -- CMD [ARGS...]\n"
+                "  run --tenant T [--count N] [--pf BDF] [--numa-node N] [--api API] [--qemu] -- CMD [ARGS...]\n"
                 "                                  Lease N VFs (default 1, at most %d), run CMD with them,\n"
                 "                                  release them when CMD exits\n"
                 "\n"
@@ -111,10 +116,20 @@ static void help(FILE *f) {
                 "  -h --help         Show this help\n"
                 "  --version         Show the version\n"
                 "\n"
-                "run passes VF i's fds to CMD as container = 3+3i, group = 4+3i, device = 5+3i, and sets\n"
-                "VFBROKER_VF_COUNT and, for each i, VFBROKER_VF<i>_ADDRESS, _IOMMU_GROUP, _LEASE,\n"
-                "_CONTAINER_FD, _GROUP_FD and _DEVICE_FD. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to\n"
-                "vfbrokerctl are forwarded to CMD.\n"
+                "run options:\n"
+                "  --api group       VF i's fds are container = 3+3i, group = 4+3i, device = 5+3i (default)\n"
+                "  --api iommufd     fd 3 is an open /dev/iommu shared by all VFs, fd 4+i VF i's unbound\n"
+                "                    VFIO cdev: what QEMU, cloud-hypervisor and libvirt take (kernels with\n"
+                "                    IOMMUFD and the VFIO cdev only)\n"
+                "  --qemu            Implies --api iommufd and appends QEMU's arguments for every VF to CMD:\n"
+                "                    -object iommufd,id=vfbroker-iommufd,fd=3\n"
+                "                    -device vfio-pci,iommufd=vfbroker-iommufd,fd=4+i,id=vfbroker-vf<i>\n"
+                "                    (also in $VFBROKER_QEMU_ARGS)\n"
+                "run sets VFBROKER_API, VFBROKER_VF_COUNT and, for each i, VFBROKER_VF<i>_ADDRESS,\n"
+                "_IOMMU_GROUP, _LEASE and _DEVICE_FD, and _CONTAINER_FD and _GROUP_FD (group) or\n"
+                "VFBROKER_IOMMUFD_FD (iommufd). For a container: crun run --preserve-fds=N keeps fds\n"
+                "3..N+2 (N = 1 + count with iommufd, 3 x count with group). SIGINT, SIGTERM, SIGHUP and\n"
+                "SIGQUIT sent to vfbrokerctl are forwarded to CMD.\n"
                 "\n"
                 "Exit status:\n"
                 "  0  success\n"
@@ -322,6 +337,13 @@ static int verb_list_pfs(VfbrokerConnection *c, char **args) {
                         json_uint(&j, (*i)->total_vfs);
                         json_key(&j, "FreeVFs");
                         json_uint(&j, (*i)->free_vfs);
+                        json_key(&j, "APIs");
+                        json_begin_array(&j);
+                        for (char **f = (*i)->apis; f && *f; f++)
+                                json_string(&j, *f);
+                        json_end_array(&j);
+                        json_key(&j, "IommufdUnavailableReason");
+                        json_string(&j, (*i)->iommufd_unavailable_reason ? (*i)->iommufd_unavailable_reason : "");
                         json_end_object(&j);
                 }
                 json_end_array(&j);
@@ -773,15 +795,18 @@ static void forward_signal(int sig, siginfo_t *si, void *ucontext) {
 
 static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
-/* Drops VFBROKER_VF* variables we inherited, so CMD never sees stale ones
- * from an outer `run` next to ours. */
+/* Drops the VFBROKER_VF*, _API, _IOMMUFD_FD and _QEMU_ARGS variables we
+ * inherited, so CMD never sees stale ones from an outer `run` next to ours. */
 static int clear_vf_environment(void) {
         for (;;) {
                 char **e, name[256];
                 size_t len;
 
                 for (e = environ; *e; e++)
-                        if (strncmp(*e, "VFBROKER_VF", strlen("VFBROKER_VF")) == 0)
+                        if (strncmp(*e, "VFBROKER_VF", strlen("VFBROKER_VF")) == 0 ||
+                            strncmp(*e, "VFBROKER_API=", strlen("VFBROKER_API=")) == 0 ||
+                            strncmp(*e, "VFBROKER_IOMMUFD_FD=", strlen("VFBROKER_IOMMUFD_FD=")) == 0 ||
+                            strncmp(*e, "VFBROKER_QEMU_ARGS=", strlen("VFBROKER_QEMU_ARGS=")) == 0)
                                 break;
                 if (!*e)
                         return 0;
@@ -795,7 +820,7 @@ static int clear_vf_environment(void) {
         }
 }
 
-static int set_vf_environment(VfbrokerVf **vfs, unsigned n) {
+static int set_vf_environment(VfbrokerVf **vfs, unsigned n, bool iommufd) {
         char name[64], value[64];
         int r;
 
@@ -804,6 +829,10 @@ static int set_vf_environment(VfbrokerVf **vfs, unsigned n) {
                 return r;
         snprintf(value, sizeof(value), "%u", n);
         if (setenv("VFBROKER_VF_COUNT", value, 1) < 0)
+                return -errno;
+        if (setenv("VFBROKER_API", iommufd ? "iommufd" : "group", 1) < 0)
+                return -errno;
+        if (iommufd && setenv("VFBROKER_IOMMUFD_FD", "3", 1) < 0)
                 return -errno;
         for (unsigned i = 0; i < n; i++) {
                 const struct {
@@ -814,12 +843,14 @@ static int set_vf_environment(VfbrokerVf **vfs, unsigned n) {
                         { "ADDRESS",      vfs[i]->address, 0 },
                         { "LEASE",        vfs[i]->lease, 0 },
                         { "IOMMU_GROUP",  NULL, vfs[i]->iommu_group },
+                        { "DEVICE_FD",    NULL, iommufd ? 4 + i : 5 + 3 * i },
                         { "CONTAINER_FD", NULL, 3 + 3 * i },
                         { "GROUP_FD",     NULL, 4 + 3 * i },
-                        { "DEVICE_FD",    NULL, 5 + 3 * i },
                 };
+                /* The iommufd path has no container or group. */
+                size_t n_vars = sizeof(vars) / sizeof(vars[0]) - (iommufd ? 2 : 0);
 
-                for (size_t k = 0; k < sizeof(vars) / sizeof(vars[0]); k++) {
+                for (size_t k = 0; k < n_vars; k++) {
                         snprintf(name, sizeof(name), "VFBROKER_VF%u_%s", i, vars[k].suffix);
                         if (!vars[k].s)
                                 snprintf(value, sizeof(value), "%lu", vars[k].v);
@@ -834,23 +865,77 @@ static int set_vf_environment(VfbrokerVf **vfs, unsigned n) {
  * source. Every source first moves above the target range, so no dup2()
  * below can land on a source that is still needed; the dup2() copies come
  * without FD_CLOEXEC, every other fd of ours keeps it. */
-static int place_fds(VfbrokerVf **vfs, unsigned n) {
-        int high[3 * RUN_COUNT_MAX];
-        int top = 3 + 3 * (int) n;
+static int place_fds(VfbrokerVf **vfs, unsigned n, bool iommufd) {
+        int src[3 * RUN_COUNT_MAX], high[3 * RUN_COUNT_MAX];
+        unsigned n_fds = 0;
+        int top;
 
+        /* iommufd: VF 0's iommufd at 3 for all (a cdev binds to any
+         * iommufd; the broker hands the same file to each anyway), cdevs at 4+i. */
+        if (iommufd)
+                src[n_fds++] = vfs[0]->iommufd_fd;
         for (unsigned i = 0; i < n; i++) {
-                const int src[3] = { vfs[i]->container_fd, vfs[i]->group_fd, vfs[i]->device_fd };
-
-                for (unsigned k = 0; k < 3; k++) {
-                        high[3 * i + k] = fcntl(src[k], F_DUPFD_CLOEXEC, top);
-                        if (high[3 * i + k] < 0)
-                                return -errno;
+                if (!iommufd) {
+                        src[n_fds++] = vfs[i]->container_fd;
+                        src[n_fds++] = vfs[i]->group_fd;
                 }
+                src[n_fds++] = vfs[i]->device_fd;
         }
-        for (unsigned k = 0; k < 3 * n; k++)
+        top = 3 + (int) n_fds;
+        for (unsigned k = 0; k < n_fds; k++) {
+                high[k] = fcntl(src[k], F_DUPFD_CLOEXEC, top);
+                if (high[k] < 0)
+                        return -errno;
+        }
+        for (unsigned k = 0; k < n_fds; k++)
                 if (dup2(high[k], 3 + (int) k) < 0)
                         return -errno;
         return 0;
+}
+
+/* --qemu: CMD's arguments and then QEMU's for each VF, and the same words
+ * joined by spaces in *ret_joined. */
+static int qemu_arguments(char **cmd, unsigned n, char ***ret_argv, char **ret_joined) {
+        size_t n_cmd = 0, n_words = 2 + 2 * (size_t) n, len = 0;
+        char **argv, **words;
+        char *joined;
+
+        while (cmd[n_cmd])
+                n_cmd++;
+        argv = calloc(n_cmd + n_words + 1, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        memcpy(argv, cmd, n_cmd * sizeof(char *));
+        words = argv + n_cmd;
+        words[0] = strdup("-object");
+        words[1] = strdup("iommufd,id=vfbroker-iommufd,fd=3");
+        for (unsigned i = 0; i < n; i++) {
+                words[2 + 2 * i] = strdup("-device");
+                if (asprintf(&words[3 + 2 * i], "vfio-pci,iommufd=vfbroker-iommufd,fd=%u,id=vfbroker-vf%u", 4 + i, i) < 0)
+                        words[3 + 2 * i] = NULL;
+        }
+        for (size_t k = 0; k < n_words; k++) {
+                if (!words[k])
+                        goto oom;
+                len += strlen(words[k]) + 1;
+        }
+        joined = malloc(len);
+        if (!joined)
+                goto oom;
+        joined[0] = '\0';
+        for (size_t k = 0; k < n_words; k++) {
+                if (k > 0)
+                        strcat(joined, " ");
+                strcat(joined, words[k]);
+        }
+        *ret_argv = argv;
+        *ret_joined = joined;
+        return 0;
+oom:
+        for (size_t k = 0; k < n_words; k++)
+                free(words[k]);
+        free(argv);
+        return -ENOMEM;
 }
 
 static void release_all(VfbrokerConnection *c, VfbrokerVf **vfs, unsigned n) {
@@ -867,8 +952,18 @@ static void release_all(VfbrokerConnection *c, VfbrokerVf **vfs, unsigned n) {
         }
 }
 
-static int verb_run(VfbrokerConnection *c, char **cmd) {
+static size_t n_cmd_words(char **cmd) {
+        size_t n = 0;
+
+        while (cmd[n])
+                n++;
+        return n;
+}
+
+static int verb_run(VfbrokerConnection *c, char **cmd_in) {
         VfbrokerAcquireOptions opts = VFBROKER_ACQUIRE_OPTIONS_INIT;
+        bool iommufd = arg_api == VFBROKER_API_IOMMUFD || arg_qemu;
+        char **cmd = cmd_in, **qemu_argv = NULL, *qemu_joined = NULL;
         VfbrokerVf *vfs[RUN_COUNT_MAX] = { NULL };
         struct sigaction sa, old_sa[sizeof(forwarded_signals) / sizeof(forwarded_signals[0])];
         sigset_t mask, old_mask;
@@ -880,8 +975,16 @@ static int verb_run(VfbrokerConnection *c, char **cmd) {
         opts.physical_function = arg_pf;
         opts.numa_node = arg_numa_node;
 
+        if (iommufd && arg_qemu) {
+                r = qemu_arguments(cmd, arg_count, &qemu_argv, &qemu_joined);
+                if (r < 0)
+                        return oom();
+                cmd = qemu_argv;
+        }
+
         for (n = 0; n < arg_count; n++) {
-                r = vfbroker_acquire(c, arg_tenant, &opts, &vfs[n]);
+                r = iommufd ? vfbroker_acquire_with_api(c, arg_tenant, &opts, VFBROKER_API_IOMMUFD, &vfs[n]) :
+                              vfbroker_acquire(c, arg_tenant, &opts, &vfs[n]);
                 if (r < 0) {
                         char what[160];
 
@@ -892,7 +995,9 @@ static int verb_run(VfbrokerConnection *c, char **cmd) {
                 }
         }
 
-        r = set_vf_environment(vfs, n);
+        r = set_vf_environment(vfs, n, iommufd);
+        if (r == 0 && qemu_joined && setenv("VFBROKER_QEMU_ARGS", qemu_joined, 1) < 0)
+                r = -errno;
         if (r < 0) {
                 fprintf(stderr, "Failed to set the VFBROKER_VF* environment for %s: %s\n", cmd[0], strerror(-r));
                 ret = EXIT_GENERIC;
@@ -916,7 +1021,7 @@ static int verb_run(VfbrokerConnection *c, char **cmd) {
         }
         if (pid == 0) {
                 sigprocmask(SIG_SETMASK, &old_mask, NULL);
-                r = place_fds(vfs, n);
+                r = place_fds(vfs, n, iommufd);
                 if (r < 0) {
                         fprintf(stderr, "Failed to pass the VF fds to %s: %s; raise the fd limit (ulimit -n).\n",
                                 cmd[0], strerror(-r));
@@ -942,7 +1047,8 @@ static int verb_run(VfbrokerConnection *c, char **cmd) {
                 close(vfs[i]->container_fd);
                 close(vfs[i]->group_fd);
                 close(vfs[i]->device_fd);
-                vfs[i]->container_fd = vfs[i]->group_fd = vfs[i]->device_fd = -1;
+                close(vfs[i]->iommufd_fd);
+                vfs[i]->container_fd = vfs[i]->group_fd = vfs[i]->device_fd = vfs[i]->iommufd_fd = -1;
         }
 
         while (waitpid(pid, &status, 0) < 0)
@@ -968,6 +1074,11 @@ release:
         release_all(c, vfs, n);
         for (unsigned i = 0; i < n; i++)
                 vfbroker_vf_free(vfs[i]);
+        if (qemu_argv)
+                for (char **w = qemu_argv + n_cmd_words(cmd_in); *w; w++)
+                        free(*w);
+        free(qemu_argv);
+        free(qemu_joined);
         return ret;
 }
 
@@ -1019,6 +1130,8 @@ static const struct option options[] = {
         { "group",     required_argument, NULL, OPT_GROUP     },
         { "quota",     required_argument, NULL, OPT_QUOTA     },
         { "force",     no_argument,       NULL, OPT_FORCE     },
+        { "api",       required_argument, NULL, OPT_API       },
+        { "qemu",      no_argument,       NULL, OPT_QEMU      },
         { NULL,        0,                 NULL, 0             },
 };
 
@@ -1060,6 +1173,21 @@ static int parse_options(int argc, char **argv, const char *optstring) {
                         arg_pf = optarg;
                         seen |= SEEN_RUN;
                         break;
+                case OPT_API:
+                        if (strcmp(optarg, "group") == 0)
+                                arg_api = VFBROKER_API_GROUP;
+                        else if (strcmp(optarg, "iommufd") == 0)
+                                arg_api = VFBROKER_API_IOMMUFD;
+                        else
+                                return usage_error("Invalid --api '%s': pass group (container, group and device fds) "
+                                                   "or iommufd (/dev/iommu and the VF's cdev, what QEMU takes).", optarg);
+                        arg_api_given = true;
+                        seen |= SEEN_RUN;
+                        break;
+                case OPT_QEMU:
+                        arg_qemu = true;
+                        seen |= SEEN_RUN;
+                        break;
                 case OPT_NUMA_NODE:
                         if (parse_uint(optarg, NUMA_NODE_MAX, &v) < 0)
                                 return usage_error("Invalid --numa-node '%s': pass a node number from 0 to %d "
@@ -1099,6 +1227,9 @@ static int parse_options(int argc, char **argv, const char *optstring) {
                 default:
                         return usage_error("Unknown option '%s'.", argv[optind - 1]);
                 }
+        if (arg_qemu && arg_api_given && arg_api == VFBROKER_API_GROUP)
+                return usage_error("--qemu cannot go with --api group: QEMU takes passed fds only on its iommufd "
+                                   "backend; drop --api or use --api iommufd.");
         return -1;
 }
 

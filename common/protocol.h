@@ -29,3 +29,7 @@
 #define TENANT_QUOTA_MAX 4096U
 /* NUMA nodes an acquire may ask for: the kernel's MAX_NUMNODES is at most 1024. */
 #define NUMA_NODE_MAX 1023
+
+/* AcquireVF's "API" option: which kernel interface the fds are for. */
+#define VFBROKER_API_NAME_GROUP "group"      /* container, group, device (the default) */
+#define VFBROKER_API_NAME_IOMMUFD "iommufd"  /* /dev/iommu and the VF's unbound cdev */

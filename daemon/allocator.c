@@ -2,6 +2,7 @@
 /* Allocator: the VF and lease life cycle in one place: acquire (choose,
  * token, open, lease, watch, store, roll back), end, revoke, drain, restore. */
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,10 +16,21 @@
 
 #define DRAIN_CHECK_INTERVAL_USEC (200ULL * 1000)
 
+/* The iommufd a holder's VFs share on the iommufd path: a VMM attaches all
+ * of them to one IOAS, which needs one iommufd. */
+typedef struct HolderIommufd {
+        pid_t pid;
+        uint64_t pid_start_time;
+        int fd;
+        unsigned n_leases;
+} HolderIommufd;
+
 struct Allocator {
         Manager *manager;               /* the PF table, store, vfio, sysfs, event loop */
         Worker *worker;                 /* blocking kernel calls */
         sd_event_source *drain_timer;
+        HolderIommufd *holders;         /* at most one per active lease on the iommufd path */
+        size_t n_holders;
 };
 
 int allocator_new(Manager *m, Worker *worker, Allocator **ret) {
@@ -37,6 +49,9 @@ Allocator *allocator_free(Allocator *a) {
         if (!a)
                 return NULL;
         sd_event_source_disable_unref(a->drain_timer);
+        for (size_t i = 0; i < a->n_holders; i++)
+                safe_close(a->holders[i].fd);
+        free(a->holders);
         free(a);
         return NULL;
 }
@@ -127,6 +142,68 @@ void allocator_probe_pf(Allocator *a, Pf *pf) {
         }
 }
 
+/* ---- the iommufd path -------------------------------------------------------- */
+
+static HolderIommufd *holder_find(Allocator *a, pid_t pid, uint64_t start_time) {
+        for (size_t i = 0; i < a->n_holders; i++)
+                if (a->holders[i].pid == pid && a->holders[i].pid_start_time == start_time)
+                        return &a->holders[i];
+        return NULL;
+}
+
+/* The holder's iommufd, opened on its first lease on this path. Borrowed: the
+ * caller dups it for the reply. */
+static int holder_get_iommufd(Allocator *a, pid_t pid, uint64_t start_time, HolderIommufd **ret) {
+        HolderIommufd *h = holder_find(a, pid, start_time), *n;
+        int fd, r;
+
+        if (h) {
+                *ret = h;
+                return 0;
+        }
+        r = vfio_open_iommufd(a->manager->vfio, &fd);
+        if (r < 0)
+                return r;
+        n = realloc(a->holders, (a->n_holders + 1) * sizeof *n);
+        if (!n) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        a->holders = n;
+        a->holders[a->n_holders] = (HolderIommufd) { .pid = pid, .pid_start_time = start_time, .fd = fd };
+        *ret = &a->holders[a->n_holders++];
+        return 0;
+}
+
+/* had_lease: a lease on this path ended; else an acquire failed before its
+ * lease counted. Once no lease is left the broker closes its copy (the holder
+ * keeps its own). */
+static void holder_put_iommufd(Allocator *a, pid_t pid, uint64_t start_time, bool had_lease) {
+        HolderIommufd *h = holder_find(a, pid, start_time);
+
+        if (!h)
+                return;
+        if (had_lease && h->n_leases > 0)
+                h->n_leases--;
+        if (h->n_leases > 0)
+                return;
+        safe_close(h->fd);
+        *h = a->holders[--a->n_holders];
+}
+
+/* A VF of a vfbroker_vfio_pci PF stops accepting a tokenless bind. Disarming
+ * a VF that is not armed is harmless, so this runs at every lease end. */
+static void vf_disarm(Vf *vf) {
+        int r;
+
+        if (!streq_ptr(vf->pf->driver, PF_DRIVER_NAME_KMOD) || !sysfs_driver_can_arm(vf->pf->manager->sysfs))
+                return;
+        r = sysfs_disarm_vf(vf->pf->manager->sysfs, vf->address);
+        if (r < 0 && r != -ENODEV)
+                log_warning_errno(r, "Cannot disarm VF %s in vfbroker_vfio_pci: %s; a holder of an unbound cdev fd "
+                                  "of it and its iommufd could still bind it.", vf->address, STRERROR(r));
+}
+
 /* ---- leases ---------------------------------------------------------------- */
 
 Lease *allocator_find_lease(Allocator *a, const char *id) {
@@ -187,8 +264,14 @@ void allocator_end_lease(Allocator *a, Lease *l, const char *why) {
                   "Lease %s of VF %s for tenant '%s' ended: %s.", l->id, vf->address, l->tenant, why);
 
         vf_clear_token(vf);
+        vf_disarm(vf);
+        if (l->on_iommufd)
+                holder_put_iommufd(a, l->pid, l->pid_start_time, true);
         vf->state = VF_DRAINING;
-        /* Often the holder closed everything already: check at once. */
+        /* Often the holder closed everything already: check at once. An
+         * unbound cdev fd passed on by the holder is invisible here (only a
+         * bound one makes the group busy): on a vfbroker_vfio_pci PF the
+         * disarm above keeps it from binding; see kmod/README.md. */
         if (vf_refresh_draining(vf) <= 0)
                 allocator_schedule_drain_check(a);
         manager_update_status(m);
@@ -369,6 +452,62 @@ static int open_vf(Vf *vf, const char *tenant, VfioVfFds *ret) {
         }
 }
 
+/* The iommufd path: the group must open (nobody has the VF bound; a free
+ * VF can still be held by somebody outside any lease), then the unbound cdev.
+ * The token is prepared as on the group path, for a client that binds with
+ * it; stock VMMs bind without, which the kernel allows before 6.17 and
+ * vfbroker_vfio_pci allows on an armed VF. */
+static int open_vf_cdev(Vf *vf, const char *tenant, VfioVfFds *ret) {
+        Manager *m = vf->pf->manager;
+        char cdev[SYSFS_CDEV_NAME_MAX];
+        Token token;
+        int r;
+
+        r = vfio_group_is_free(m->vfio, vf->iommu_group);
+        if (r == 0)
+                return -EBUSY;
+        if (r < 0)
+                return r;
+        r = sysfs_get_vf_cdev_name(m->sysfs, vf->address, cdev);
+        if (r < 0)
+                return r;
+        r = vf_prepare_token(vf, tenant, &token);
+        if (r < 0)
+                return r;
+        r = vfio_open_cdev(m->vfio, cdev, &ret->device);
+        if (r < 0)
+                vf_clear_token(vf);
+        return r;
+}
+
+/* Gives fds the holder's iommufd (a dup, the caller's) and arms the VF for it. */
+static int attach_iommufd(Allocator *a, Vf *vf, const AcquireRequest *req, VfioVfFds *fds) {
+        HolderIommufd *h;
+        int r;
+
+        r = holder_get_iommufd(a, req->pid, req->pid_start_time, &h);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open /dev/iommu for VF %s: %s; the VF stays free.", vf->address, STRERROR(r));
+        if (streq_ptr(vf->pf->driver, PF_DRIVER_NAME_KMOD)) {
+                r = sysfs_arm_vf(a->manager->sysfs, vf->address, h->fd);
+                if (r < 0) {
+                        holder_put_iommufd(a, req->pid, req->pid_start_time, false);
+                        return log_error_errno(r, "vfbroker_vfio_pci refused to arm VF %s for a tokenless bind: %s; "
+                                               "the VF stays free.", vf->address, STRERROR(r));
+                }
+        }
+        fds->container = fcntl(h->fd, F_DUPFD_CLOEXEC, 3);
+        if (fds->container < 0) {
+                r = -errno;
+                vf_disarm(vf);
+                holder_put_iommufd(a, req->pid, req->pid_start_time, false);
+                return log_error_errno(r, "Cannot duplicate the iommufd for VF %s: %s; the VF stays free.",
+                                       vf->address, STRERROR(r));
+        }
+        h->n_leases++;
+        return 0;
+}
+
 static int record_lease(Allocator *a, Vf *vf, const AcquireRequest *req, Lease **ret) {
         _cleanup_(lease_freep) Lease *lease = NULL;
         int r;
@@ -377,6 +516,7 @@ static int record_lease(Allocator *a, Vf *vf, const AcquireRequest *req, Lease *
                       now_realtime_usec(), NULL, on_holder_exit, a, &lease);
         if (r < 0)
                 return r;
+        lease->on_iommufd = req->api == VF_API_IOMMUFD;
         r = lease_watch_holder(lease);
         if (r < 0)
                 return r;
@@ -402,7 +542,7 @@ static int record_lease(Allocator *a, Vf *vf, const AcquireRequest *req, Lease *
 int allocator_acquire(Allocator *a, const AcquireRequest *req, Lease **ret_lease, VfioVfFds *ret_fds) {
         Manager *m = a->manager;
         VfioVfFds fds = VFIO_VF_FDS_NULL;
-        VfFilter filter = { .tenant = req->tenant->name, .pf = req->pf, .numa_node = req->numa_node };
+        VfFilter filter = { .tenant = req->tenant->name, .pf = req->pf, .numa_node = req->numa_node, .api = req->api };
         Lease *lease = NULL;
         Vf *vf = NULL, *cand;
         int r;
@@ -415,7 +555,8 @@ int allocator_acquire(Allocator *a, const AcquireRequest *req, Lease **ret_lease
         /* Each candidate that cannot be opened for its own reasons leaves the
          * free state, so this ends; the broker's own trouble ends it at once. */
         while (!vf && (cand = pf_table_find_free_vf(m->pfs, m->n_pfs, &filter))) {
-                r = open_vf(cand, req->tenant->name, &fds);
+                r = req->api == VF_API_IOMMUFD ? open_vf_cdev(cand, req->tenant->name, &fds) :
+                                                 open_vf(cand, req->tenant->name, &fds);
                 if (r >= 0) {
                         vf = cand;
                         break;
@@ -438,13 +579,33 @@ int allocator_acquire(Allocator *a, const AcquireRequest *req, Lease **ret_lease
                         continue;
                 }
         }
-        if (!vf)
+        if (!vf) {
+                if (req->api == VF_API_IOMMUFD) {
+                        filter.api = VF_API_GROUP;
+                        /* Free VFs exist, only not on this path: say why rather than "none free". */
+                        if (pf_table_find_free_vf(m->pfs, m->n_pfs, &filter))
+                                return ACQUIRE_API_UNSUPPORTED;
+                }
                 return ACQUIRE_NO_FREE_VF;
+        }
+
+        if (req->api == VF_API_IOMMUFD) {
+                r = attach_iommufd(a, vf, req, &fds);
+                if (r < 0) {
+                        vfio_vf_fds_close(&fds);
+                        vf_clear_token(vf);
+                        return r;
+                }
+        }
 
         r = record_lease(a, vf, req, &lease);
         if (r < 0) {
                 vfio_vf_fds_close(&fds);
                 vf_clear_token(vf);
+                if (req->api == VF_API_IOMMUFD) {
+                        vf_disarm(vf);
+                        holder_put_iommufd(a, req->pid, req->pid_start_time, true);
+                }
                 /* Our own fds were just open: the group may be busy a little longer. */
                 vf_start_draining(a, vf);
                 return r == -ESRCH ? ACQUIRE_HOLDER_GONE : r;
@@ -504,6 +665,17 @@ int allocator_restore(Allocator *a) {
         }
 
         store_lease_list_free(leases, n);
+
+        /* vfbroker_vfio_pci keeps arm state across our restarts: a VF armed
+         * for a lease of the last run that ended while we were down must not
+         * stay open to a tokenless bind. */
+        for (size_t i = 0; i < m->n_pfs; i++)
+                for (unsigned j = 0; j < m->pfs[i]->n_vfs; j++) {
+                        Vf *vf = &m->pfs[i]->vfs[j];
+
+                        if (!vf->lease || !vf->lease->active)
+                                vf_disarm(vf);
+                }
         return 0;
 }
 

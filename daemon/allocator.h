@@ -27,6 +27,7 @@ typedef enum AcquireRefusal {
         ACQUIRE_UNKNOWN_PF,
         ACQUIRE_NO_FREE_VF,
         ACQUIRE_HOLDER_GONE,    /* the calling process exited before the lease was made */
+        ACQUIRE_API_UNSUPPORTED, /* no PF that matches offers the API (pf_iommufd_refusal says why) */
 } AcquireRefusal;
 
 typedef struct AcquireRequest {
@@ -36,6 +37,7 @@ typedef struct AcquireRequest {
         uid_t uid;                      /* the holder: the caller's process */
         pid_t pid;
         uint64_t pid_start_time;
+        VfApi api;
 } AcquireRequest;
 
 /* worker: where blocking kernel calls run (not owned). */
@@ -44,7 +46,11 @@ Allocator *allocator_free(Allocator *a);
 
 /* Leases a VF for req. 0: *ret_lease (owned by the allocator, the VF is
  * leased and the lease stored) and *ret_fds (the caller's: close them once
- * the reply is sent). >0: an AcquireRefusal, nothing changed. <0: the
+ * the reply is sent). On VF_API_IOMMUFD, ret_fds->container is the holder's
+ * iommufd (one /dev/iommu file for every VF the holder has on this path, kept
+ * by the allocator while any of them is leased), ->device the VF's unbound
+ * cdev, ->group -EBADF; on a vfbroker_vfio_pci PF the VF is armed for a
+ * tokenless bind through that iommufd until the lease ends. >0: an AcquireRefusal, nothing changed. <0: the
  * broker failed; no VF changed state for the broker's own trouble:
  *   -EMFILE, -ENFILE, -ENOMEM  out of resources: the VF stays free;
  *   -EKEYREJECTED  the kernel refused the PF's VF token even after it was

@@ -281,6 +281,7 @@ static int refuse_non_member(sd_bus_error *error, Client *c, const char *action,
 typedef struct AcquireOptions {
         const char *pf;
         int numa_node;      /* -1: any */
+        VfApi api;
         char pf_buf[PCI_ADDRESS_MAX];
 } AcquireOptions;
 
@@ -350,8 +351,22 @@ static int parse_acquire_option(sd_bus_message *m, const char *key, void *userda
                 o->numa_node = node;
                 return 0;
         }
+        if (streq(key, "API")) {
+                const char *api;
+
+                r = sd_bus_message_read(m, "v", "s", &api);
+                if (r < 0)
+                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "option API must be a string (s)");
+                r = vf_api_from_string(api);
+                if (r < 0)
+                        return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
+                                      "API '%.32s' is unknown; use \"" VFBROKER_API_NAME_GROUP "\" or \"" VFBROKER_API_NAME_IOMMUFD "\"", api);
+                o->api = r;
+                return 0;
+        }
         return refuse(error, c, "acquire", NULL, VFBROKER_ERROR_INVALID_ARGUMENT,
-                      "unknown option '%.64s'; AcquireVF knows PhysicalFunction and NumaNode", key);
+                      "unknown option '%.64s'; AcquireVF knows PhysicalFunction, NumaNode and API", key);
 }
 
 static int read_acquire_options(sd_bus_message *m, sd_bus_error *error, Client *c, AcquireOptions *o) {
@@ -360,6 +375,22 @@ static int read_acquire_options(sd_bus_message *m, sd_bus_error *error, Client *
 }
 
 /* ---- AcquireVF ------------------------------------------------------------- */
+
+/* Why the free VFs an acquire could have had are not offered on the iommufd
+ * path: the reason of the first ready PF in the way. */
+static const char *iommufd_refusal(Manager *mgr, const AcquireOptions *o, char *buf, size_t size) {
+        for (size_t i = 0; i < mgr->n_pfs; i++) {
+                const Pf *pf = mgr->pfs[i];
+                const char *why;
+
+                if (pf->state != PF_READY || (o->pf && !streq(pf->address, o->pf)) || pf_count_vfs(pf, VF_FREE) == 0)
+                        continue;
+                why = pf_iommufd_refusal(pf, buf, size);
+                if (why)
+                        return why;
+        }
+        return "no PF offers it";
+}
 
 static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Client *c = userdata;
@@ -397,6 +428,7 @@ static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
                                       .uid = c->identity.uid,
                                       .pid = c->identity.pid,
                                       .pid_start_time = c->identity.start_time,
+                                      .api = o.api,
                               },
                               &lease, &fds);
         switch (r) {
@@ -416,6 +448,13 @@ static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
         case ACQUIRE_HOLDER_GONE:
                 return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_FAILED,
                               "the calling process exited before the VF could be leased");
+        case ACQUIRE_API_UNSUPPORTED: {
+                char buf[512];
+
+                return refuse(error, c, "acquire", tenant, VFBROKER_ERROR_NOT_SUPPORTED,
+                              "no free VF for tenant '%s' can be handed out with API \"" VFBROKER_API_NAME_IOMMUFD "\": %s",
+                              tenant, iommufd_refusal(mgr, &o, buf, sizeof buf));
+        }
         case -EMFILE:
         case -ENFILE:
         case -ENOMEM:
@@ -429,8 +468,9 @@ static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
         }
 
         vf = lease->vf;
+        /* The iommufd path has no group: the iommufd stands in both places. */
         r = sd_bus_reply_method_return(m, "ssuhhh", lease->id, vf->address, vf->iommu_group,
-                                       fds.container, fds.group, fds.device);
+                                       fds.container, o.api == VF_API_IOMMUFD ? fds.container : fds.group, fds.device);
         vfio_vf_fds_close(&fds);
         if (r < 0) {
                 /* The client is gone or the reply could not be built: undo. */
@@ -440,8 +480,9 @@ static int method_acquire_vf(sd_bus_message *m, void *userdata, sd_bus_error *er
         }
 
         audit(LOG_INFO, c, LOG_MESSAGE_ID_GRANTED, "acquire", "granted", tenant, vf->address, lease->id,
-              "Leased VF %s (group %u) to uid %u pid %d for tenant '%s', lease %s.",
-              vf->address, vf->iommu_group, (unsigned) c->identity.uid, (int) c->identity.pid, tenant, lease->id);
+              "Leased VF %s (group %u, API %s) to uid %u pid %d for tenant '%s', lease %s.",
+              vf->address, vf->iommu_group, vf_api_to_string(o.api), (unsigned) c->identity.uid, (int) c->identity.pid,
+              tenant, lease->id);
         /* Replied: 1, or sd-bus would go on and answer UnknownMethod as well. */
         return 1;
 }
@@ -1072,6 +1113,8 @@ static int append_pfs(sd_bus_message *reply, Client *c, const void *userdata, sd
 
         for (size_t i = 0; i < mgr->n_pfs; i++) {
                 Pf *pf = mgr->pfs[i];
+                const char *no_iommufd;
+                char why[512];
 
                 r = sd_bus_message_open_container(reply, 'a', "{sv}");
                 if (r < 0)
@@ -1097,6 +1140,15 @@ static int append_pfs(sd_bus_message *reply, Client *c, const void *userdata, sd
                         r = sd_bus_message_append(reply, "{sv}", "Features", "as", 1, "revocation");
                 else
                         r = sd_bus_message_append(reply, "{sv}", "Features", "as", 0);
+                if (r < 0)
+                        return r;
+                no_iommufd = pf_iommufd_refusal(pf, why, sizeof why);
+                if (no_iommufd)
+                        r = sd_bus_message_append(reply, "{sv}{sv}", "APIs", "as", 1, VFBROKER_API_NAME_GROUP,
+                                                  "IommufdUnavailableReason", "s", no_iommufd);
+                else
+                        r = sd_bus_message_append(reply, "{sv}{sv}", "APIs", "as", 2, VFBROKER_API_NAME_GROUP, VFBROKER_API_NAME_IOMMUFD,
+                                                  "IommufdUnavailableReason", "s", "");
                 if (r < 0)
                         return r;
                 r = sd_bus_message_close_container(reply);

@@ -28,6 +28,7 @@ struct Lease {
         uint64_t pid_start_time;
         uint64_t created_usec;
         bool active;                    /* false once ended, while the VF drains */
+        bool on_iommufd;                /* handed out as cdev + iommufd (API "iommufd") */
         int pidfd;
         sd_event_source *pidfd_source;
         lease_holder_exit_t on_holder_exit;

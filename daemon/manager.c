@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <systemd/sd-daemon.h>
 
 #include "build-config.h"
@@ -415,6 +416,31 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         return sd_event_exit(m->event, 0);
 }
 
+/* From 6.17 (commit 86624ba3b522, "Do vf_token checks for
+ * VFIO_DEVICE_BIND_IOMMUFD") a VF of a vfio-pci PF needs its token when its
+ * cdev is bound; before, only the node's mode protects it. The release is
+ * all a process can ask: "MAJOR.MINOR..." as uname(2) gives it. */
+static bool kernel_checks_cdev_token(const char *release) {
+        unsigned major = 0, minor = 0;
+
+        if (sscanf(release, "%u.%u", &major, &minor) != 2)
+                return true;    /* unknown: assume the stricter kernel */
+        return major > 6 || (major == 6 && minor >= 17);
+}
+
+static void manager_probe_iommufd(Manager *m) {
+        struct utsname u;
+
+        if (uname(&u) >= 0)
+                snprintf(m->kernel_release, sizeof m->kernel_release, "%s", u.release);
+        m->kernel_checks_cdev_token = kernel_checks_cdev_token(m->kernel_release);
+        m->iommufd_available = vfio_iommufd_available(m->vfio) >= 0;
+        if (m->iommufd_available)
+                log_info("Kernel %s has IOMMUFD and VFIO cdevs: AcquireVF offers API \"iommufd\"%s.", m->kernel_release,
+                         m->kernel_checks_cdev_token ? " (the kernel checks VF tokens at bind)" :
+                         " (the kernel checks no VF token at bind: only the root-only nodes protect VFs)");
+}
+
 int manager_start(Manager *m) {
         _cleanup_free_ char *error_text = NULL;
         _cleanup_free_ char *db_path = NULL;
@@ -460,6 +486,7 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
 
+        manager_probe_iommufd(m);
         r = vfio_check_available(m->vfio);
         for (size_t i = 0; i < m->n_pfs; i++) {
                 Pf *pf = m->pfs[i];

@@ -38,6 +38,12 @@ struct Manager {
         Allocator *allocator;           /* the VF and lease life cycle */
         Worker *worker;                 /* the thread for kernel calls that may block */
 
+        /* The cdev/iommufd path (pf_iommufd_refusal): /dev/iommu exists, and
+         * whether this kernel checks the VF token when a cdev is bound (6.17+). */
+        bool iommufd_available;
+        bool kernel_checks_cdev_token;
+        char kernel_release[65];
+
         Pf **pfs;
         size_t n_pfs;
 

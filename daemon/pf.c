@@ -10,6 +10,8 @@
 #include "log.h"
 #include "manager.h"
 #include "pf.h"
+#include "protocol.h"
+#include "sysfs.h"
 #include "strv.h"
 
 
@@ -266,6 +268,52 @@ static const char *pf_choose_driver(Pf *pf, const char *current) {
         }
 }
 
+static const char *const vf_api_table[_VF_API_MAX] = {
+        [VF_API_GROUP] = VFBROKER_API_NAME_GROUP,
+        [VF_API_IOMMUFD] = VFBROKER_API_NAME_IOMMUFD,
+};
+
+const char *vf_api_to_string(VfApi api) {
+        return api >= 0 && api < _VF_API_MAX ? vf_api_table[api] : NULL;
+}
+
+int vf_api_from_string(const char *s) {
+        for (int i = 0; i < _VF_API_MAX; i++)
+                if (streq_ptr(s, vf_api_table[i]))
+                        return i;
+        return -EINVAL;
+}
+
+const char *pf_iommufd_refusal(const Pf *pf, char *buf, size_t size) {
+        Manager *m = pf->manager;
+        char cdev[SYSFS_CDEV_NAME_MAX];
+
+        if (!m->iommufd_available)
+                return "this kernel has no IOMMUFD and VFIO cdev (CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV; "
+                       "Debian's kernels have both off): use API \"group\"";
+        if (pf->n_vfs == 0 || sysfs_get_vf_cdev_name(m->sysfs, pf->vfs[0].address, cdev) < 0) {
+                snprintf(buf, size, "the VFs of PF %s have no VFIO cdev (no vfio-dev/ in sysfs): use API \"group\"",
+                         pf->address);
+                return buf;
+        }
+        if (streq_ptr(pf->driver, PF_DRIVER_NAME_KMOD)) {
+                if (sysfs_driver_can_arm(m->sysfs))
+                        return NULL;
+                return "the loaded vfbroker_vfio_pci has no vfbroker_arm attribute, which lets a VMM bind a leased VF "
+                       "without its token: load the module that comes with this vfbroker, or use API \"group\"";
+        }
+        /* A dedicated PF's owner knows the token (GetTenantToken) and can bind
+         * with it; a pool PF's token is the broker's secret. */
+        if (!m->kernel_checks_cdev_token || pf->mode == PF_MODE_DEDICATED)
+                return NULL;
+        snprintf(buf, size,
+                 "kernel %s wants the VF token when a VF's cdev is bound (since 6.17), and stock VMMs such as QEMU "
+                 "send none, while the token of pool PF %s is the broker's secret: put the PF on the variant "
+                 "driver (Driver=vfbroker_vfio_pci in its section of vfbroker.conf, see kmod/), or use API \"group\"",
+                 m->kernel_release, pf->address);
+        return buf;
+}
+
 bool pf_has_per_vf_tokens(const Pf *pf) {
         return streq_ptr(pf->driver, PF_DRIVER_NAME_KMOD);
 }
@@ -458,11 +506,26 @@ static bool vf_matches(const Vf *vf, const VfFilter *f, bool dedicated_pass) {
         return pf->mode == PF_MODE_POOL;
 }
 
+static bool pf_offers_api(const Pf *pf, VfApi api) {
+        char buf[512];
+
+        return api == VF_API_GROUP || !pf_iommufd_refusal(pf, buf, sizeof buf);
+}
+
 Vf *pf_table_find_free_vf(Pf *const *pfs, size_t n_pfs, const VfFilter *filter) {
         for (int pass = 0; pass < 2; pass++)
-                for (size_t i = 0; i < n_pfs; i++)
-                        for (unsigned j = 0; j < pfs[i]->n_vfs; j++)
-                                if (vf_matches(&pfs[i]->vfs[j], filter, pass == 0))
-                                        return &pfs[i]->vfs[j];
+                for (size_t i = 0; i < n_pfs; i++) {
+                        int offered = -1;       /* asked once per PF, and only if a VF matches */
+
+                        for (unsigned j = 0; j < pfs[i]->n_vfs; j++) {
+                                if (!vf_matches(&pfs[i]->vfs[j], filter, pass == 0))
+                                        continue;
+                                if (offered < 0)
+                                        offered = pf_offers_api(pfs[i], filter->api);
+                                if (!offered)
+                                        break;
+                                return &pfs[i]->vfs[j];
+                        }
+                }
         return NULL;
 }

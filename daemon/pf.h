@@ -91,11 +91,26 @@ unsigned pf_count_vfs(const Pf *pf, VfState state);
 bool pf_has_per_vf_tokens(const Pf *pf);
 bool pf_has_revocation(const Pf *pf);
 
+/* The kernel interface a VF's fds are handed out for (AcquireVF's "API"). */
+typedef enum VfApi {
+        VF_API_GROUP,           /* container, group, device: every VFIO kernel */
+        VF_API_IOMMUFD,         /* /dev/iommu and the VF's unbound cdev */
+        _VF_API_MAX,
+} VfApi;
+const char *vf_api_to_string(VfApi api);
+/* -EINVAL for a name that is none of them. */
+int vf_api_from_string(const char *s);
+
+/* NULL if the PF's VFs can be handed out on the iommufd path; otherwise why
+ * not and what to do, as one sentence for the client (static storage or buf). */
+const char *pf_iommufd_refusal(const Pf *pf, char *buf, size_t size);
+
 /* What an acquire asks for. numa_node -1: any. pf NULL: any. */
 typedef struct VfFilter {
         const char *tenant;
         const char *pf;
         int numa_node;
+        VfApi api;              /* only PFs that offer it */
 } VfFilter;
 
 /* The first free VF of a ready PF that matches: the tenant's dedicated PFs

@@ -980,3 +980,66 @@ int sysfs_revoke_vf(Sysfs *s, const char *bdf) {
                 return r;
         return write_attr(path, "1\n");
 }
+
+int sysfs_get_vf_cdev_name(Sysfs *s, const char *bdf, char ret[static SYSFS_CDEV_NAME_MAX]) {
+        _cleanup_closedir_ DIR *d = NULL;
+        char path[PATH_MAX];
+        struct dirent *de;
+        int r;
+
+        r = device_path(s, bdf, "vfio-dev", path);
+        if (r < 0)
+                return r;
+        /* vfio_device_add: one child "vfioN" while the device is bound to a
+         * VFIO driver on a kernel with CONFIG_VFIO_DEVICE_CDEV. */
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+
+                if (strncmp(de->d_name, "vfio", 4) != 0 || n <= 4 || n >= SYSFS_CDEV_NAME_MAX ||
+                    strspn(de->d_name + 4, "0123456789") != n - 4)
+                        continue;
+                memcpy(ret, de->d_name, n + 1);
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static int driver_attr_path(Sysfs *s, const char *attr, char path[static PATH_MAX]) {
+        return path_format(path, "%s/sys/bus/pci/drivers/vfbroker_vfio_pci/%s", s->root, attr);
+}
+
+bool sysfs_driver_can_arm(Sysfs *s) {
+        char path[PATH_MAX];
+
+        return driver_attr_path(s, "vfbroker_arm", path) >= 0 && access(path, F_OK) >= 0;
+}
+
+int sysfs_arm_vf(Sysfs *s, const char *bdf, int iommufd) {
+        char path[PATH_MAX], canon[PCI_ADDRESS_MAX], value[PCI_ADDRESS_MAX + 16];
+        int r;
+
+        if (pci_address_normalize(bdf, canon) < 0 || iommufd < 0)
+                return -EINVAL;
+        r = driver_attr_path(s, "vfbroker_arm", path);
+        if (r < 0)
+                return r;
+        /* The driver resolves the number in this process's fd table. */
+        snprintf(value, sizeof value, "%s %d\n", canon, iommufd);
+        return write_attr(path, value);
+}
+
+int sysfs_disarm_vf(Sysfs *s, const char *bdf) {
+        char path[PATH_MAX], canon[PCI_ADDRESS_MAX], value[PCI_ADDRESS_MAX + 1];
+        int r;
+
+        if (pci_address_normalize(bdf, canon) < 0)
+                return -EINVAL;
+        r = driver_attr_path(s, "vfbroker_disarm", path);
+        if (r < 0)
+                return r;
+        snprintf(value, sizeof value, "%s\n", canon);
+        return write_attr(path, value);
+}

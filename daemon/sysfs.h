@@ -102,6 +102,18 @@ int sysfs_wait_vfs_bound_read(Sysfs *s, const char *pf_bdf, const char *driver, 
 /* vfbroker_vfio_pci only (kmod/): sets the VF's own token (NULL clears it, so
  * opens fall back to the PF token); -ENOENT under a driver without it. */
 int sysfs_set_vf_token(Sysfs *s, const char *bdf, const Token *token);
+/* "vfioN" in BDF/vfio-dev/: the name of the VF's cdev under /dev/vfio/devices.
+ * -ENOENT where the kernel has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV) or the
+ * device is not bound to a VFIO driver. */
+#define SYSFS_CDEV_NAME_MAX 16
+int sysfs_get_vf_cdev_name(Sysfs *s, const char *bdf, char ret[static SYSFS_CDEV_NAME_MAX]);
+/* vfbroker_vfio_pci with the arming attributes (kmod/README.md): lets a
+ * tokenless VFIO_DEVICE_BIND_IOMMUFD of the VF through, but only to the
+ * iommufd that iommufd (an fd of this process) refers to; disarm ends that.
+ * The driver keeps its own reference to the iommufd. */
+bool sysfs_driver_can_arm(Sysfs *s);
+int sysfs_arm_vf(Sysfs *s, const char *bdf, int iommufd);
+int sysfs_disarm_vf(Sysfs *s, const char *bdf);
 /* vfbroker_vfio_pci only: revokes every open fd of the VF at once, through
  * the driver's vfbroker_revoke (works while an unbind waits for the holder),
  * else the VF's own attribute. */

@@ -8,10 +8,12 @@
 #include <limits.h>
 #include <linux/vfio.h>
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -236,6 +238,60 @@ int vfio_group_is_free(Vfio *v, unsigned iommu_group) {
                 return errno == EBUSY ? 0 : -errno;
         safe_close(fd);
         return 1;
+}
+
+int vfio_iommufd_available(Vfio *v) {
+        char path[PATH_MAX];
+        struct stat st;
+
+        if (!v)
+                return -EINVAL;
+        if (snprintf(path, sizeof path, "%s/iommu", v->dev_root) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        if (stat(path, &st) < 0)
+                return -errno;
+        return S_ISCHR(st.st_mode) ? 0 : -ENODEV;
+}
+
+int vfio_open_iommufd(Vfio *v, int *ret_fd) {
+        char path[PATH_MAX];
+        int fd;
+
+        if (!v || !ret_fd)
+                return -EINVAL;
+        if (snprintf(path, sizeof path, "%s/iommu", v->dev_root) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+static bool cdev_name_valid(const char *name) {
+        size_t n;
+
+        if (!name || strncmp(name, "vfio", 4) != 0)
+                return false;
+        n = strspn(name + 4, "0123456789");
+        return n > 0 && n <= 10 && name[4 + n] == '\0';
+}
+
+int vfio_open_cdev(Vfio *v, const char *cdev_name, int *ret_fd) {
+        char path[PATH_MAX];
+        int fd;
+
+        if (!v || !ret_fd || !cdev_name_valid(cdev_name))
+                return -EINVAL;
+        if (snprintf(path, sizeof path, "%s/vfio/devices/%s", v->dev_root, cdev_name) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        /* vfio_device_fops_cdev_open: every open gets its own unbound file;
+         * the bind that follows is exclusive. */
+        fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
 }
 
 int vfio_device_get_info(int device_fd, unsigned *ret_flags) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Vfio: the kernel interface the broker needs, and nothing else: open a PF and
  * keep it, set the PF's VF token, open a VF with a token, tell whether a VF is
- * free. Group/container API today (the only one Debian's kernels have); a
- * cdev/iommufd backend slots in behind the same functions. */
+ * free. The group/container API (the only one Debian's kernels have), and
+ * the opens of the cdev/iommufd path, whose binding is the client's. */
 #pragma once
 
 #include <errno.h>
@@ -56,6 +56,19 @@ int vfio_open_vf(Vfio *v, unsigned iommu_group, const char *bdf, const Token *to
 /* 1 if the group can be opened (nobody holds the VF), 0 if busy (EBUSY),
  * negative errno on other errors. Opens and closes at once. */
 int vfio_group_is_free(Vfio *v, unsigned iommu_group);
+
+/* ---- the cdev/iommufd path (kernels with CONFIG_IOMMUFD and
+ * CONFIG_VFIO_DEVICE_CDEV) ---- */
+/* 0 if /dev/iommu exists and is a character device; -ENOENT where the kernel
+ * has no IOMMUFD. Opens nothing. */
+int vfio_iommufd_available(Vfio *v);
+/* A fresh iommufd: /dev/iommu, opened O_RDWR|O_CLOEXEC. */
+int vfio_open_iommufd(Vfio *v, int *ret_fd);
+/* The VF's cdev /dev/vfio/devices/<cdev_name> (cdev_name "vfioN", from
+ * sysfs_get_vf_cdev_name), opened O_RDWR|O_CLOEXEC and left UNBOUND: the
+ * client binds it to an iommufd itself (VFIO_DEVICE_BIND_IOMMUFD), which only
+ * one fd of the VF can do at a time. -EINVAL for a name that is not vfioN. */
+int vfio_open_cdev(Vfio *v, const char *cdev_name, int *ret_fd);
 
 /* VFIO_DEVICE_GET_INFO on device_fd: the kernel's VFIO_DEVICE_FLAGS_*.
  * -ENOTTY if the fd is not a VFIO device. */

@@ -82,7 +82,8 @@ Test(broker, pfs_broken_without_vfio_on_host_kernel) {
                                      "ListPhysicalFunctions", &error, &reply, "") >= 0, "%s", error.message);
         cr_assert(sd_bus_message_enter_container(reply, 'a', "a{sv}") >= 0);
         while (sd_bus_message_enter_container(reply, 'a', "{sv}") > 0) {
-                const char *key, *state = NULL, *reason = NULL, *mode = NULL;
+                const char *key, *state = NULL, *reason = NULL, *mode = NULL, *no_iommufd = NULL;
+                char **apis = NULL;
 
                 while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
                         cr_assert(sd_bus_message_read(reply, "s", &key) >= 0);
@@ -92,7 +93,13 @@ Test(broker, pfs_broken_without_vfio_on_host_kernel) {
                                 cr_assert(sd_bus_message_read(reply, "v", "s", &reason) >= 0);
                         else if (strcmp(key, "Mode") == 0)
                                 cr_assert(sd_bus_message_read(reply, "v", "s", &mode) >= 0);
-                        else
+                        else if (strcmp(key, "IommufdUnavailableReason") == 0)
+                                cr_assert(sd_bus_message_read(reply, "v", "s", &no_iommufd) >= 0);
+                        else if (strcmp(key, "APIs") == 0) {
+                                cr_assert(sd_bus_message_enter_container(reply, 'v', "as") >= 0);
+                                cr_assert(sd_bus_message_read_strv(reply, &apis) >= 0);
+                                cr_assert(sd_bus_message_exit_container(reply) >= 0);
+                        } else
                                 cr_assert(sd_bus_message_skip(reply, "v") >= 0);
                         cr_assert(sd_bus_message_exit_container(reply) >= 0);
                 }
@@ -100,6 +107,12 @@ Test(broker, pfs_broken_without_vfio_on_host_kernel) {
                 n++;
                 cr_assert_not_null(state);
                 cr_assert_not_null(mode);
+                /* No /dev/iommu under the test's device root: the group path only, and why. */
+                cr_assert(apis && apis[0] && strcmp(apis[0], "group") == 0 && !apis[1]);
+                cr_assert(no_iommufd && strstr(no_iommufd, "CONFIG_IOMMUFD"), "%s", no_iommufd ? no_iommufd : "(none)");
+                for (char **i = apis; *i; i++)
+                        free(*i);
+                free(apis);
                 if (strcmp(state, "broken") == 0) {
                         broken++;
                         cr_assert(strstr(reason, "VFIO") != NULL, "reason does not name VFIO: %s", reason);
@@ -302,8 +315,15 @@ Test(broker, acquire_options_checked) {
         assert_error(r, "org.vfbroker.Error.UnknownPhysicalFunction");
         r = acquire_with_option("NumaNode", "i", &node);
         assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        r = acquire_with_option("API", "s", "vfio-user");
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
+        cr_assert(strstr(r.error_message, "iommufd") != NULL, "%s", r.error_message);
+        r = acquire_with_option("API", "u", &u);
+        assert_error(r, "org.vfbroker.Error.InvalidArgument");
         /* Root, valid options: refused only because nothing is free on this kernel. */
         r = acquire_with_option("NumaNode", "i", &good_node);
+        assert_error(r, "org.vfbroker.Error.NoFreeVF");
+        r = acquire_with_option("API", "s", "iommufd");
         assert_error(r, "org.vfbroker.Error.NoFreeVF");
 }
 

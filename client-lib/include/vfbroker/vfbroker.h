@@ -124,6 +124,9 @@ typedef struct VfbrokerPfInfo {
         uint32_t num_vfs;
         uint32_t total_vfs;
         uint32_t free_vfs;
+        /* since 0.2 (LIBVFBROKER_0.2); NULL from a broker that predates them */
+        char **apis;      /* NULL-terminated: "group", and "iommufd" where offered */
+        char *iommufd_unavailable_reason; /* why not "iommufd", else "" */
 } VfbrokerPfInfo;
 
 int vfbroker_list_pfs(VfbrokerConnection *c, VfbrokerPfInfo ***ret, size_t *ret_n);
@@ -188,8 +191,19 @@ typedef struct VfbrokerVf {
         uint32_t iommu_group;
         int container_fd;   /* /dev/vfio/vfio, group attached, type1v2 IOMMU set */
         int group_fd;       /* /dev/vfio/GROUP */
-        int device_fd;      /* the VF's device fd, opened with the token */
+        int device_fd;      /* the VF's device fd, opened with the token; on the
+                             * iommufd path its unbound cdev */
+        /* since 0.2: on the iommufd path the open /dev/iommu (container_fd and
+         * group_fd are -1 there), else -1 */
+        int iommufd_fd;
 } VfbrokerVf;
+
+/* Which kernel interface vfbroker_acquire_with_api() asks the fds for. */
+typedef enum VfbrokerApi {
+        VFBROKER_API_GROUP = 0,   /* container, group, device: what vfbroker_acquire() gives */
+        VFBROKER_API_IOMMUFD = 1, /* /dev/iommu (iommufd_fd) and the VF's unbound cdev (device_fd) */
+} VfbrokerApi;
+
 
 /* Leases a free VF for tenant and hands over its fds. opts may be NULL (any
  * VF); a non-NULL opts must have reserved[] zeroed (-EINVAL otherwise). On
@@ -200,6 +214,18 @@ typedef struct VfbrokerVf {
  * to the pool once every copy of its fds is closed. */
 int vfbroker_acquire(VfbrokerConnection *c, const char *tenant,
                      const VfbrokerAcquireOptions *opts, VfbrokerVf **ret);
+
+/* Since 0.2. As vfbroker_acquire(), on the kernel interface api asks for.
+ * VFBROKER_API_IOMMUFD (kernels with IOMMUFD and the VFIO cdev) gives what
+ * VMMs accept: iommufd_fd, one /dev/iommu file shared by every VF this
+ * process holds on that path, and device_fd, the VF's cdev, not yet bound:
+ * bind it (VFIO_DEVICE_BIND_IOMMUFD) and attach it yourself, or pass both to
+ * QEMU (-object iommufd,id=I,fd=N -device vfio-pci,iommufd=I,fd=M). Memory
+ * you map is charged to your RLIMIT_MEMLOCK. -EOPNOTSUPP (NotSupported, with
+ * the broker's reason in vfbroker_last_error()) where no matching PF offers
+ * it; -EINVAL for an unknown api. */
+int vfbroker_acquire_with_api(VfbrokerConnection *c, const char *tenant,
+                              const VfbrokerAcquireOptions *opts, VfbrokerApi api, VfbrokerVf **ret);
 
 /* Closes the fds still >= 0 and frees vf. Does not release the lease.
  * Accepts NULL; returns NULL. */

@@ -614,3 +614,189 @@ Test(allocator, restored_ids_are_checked) {
         cr_assert_str_eq(l->id, "00112233445566778899aabbccddeeff");
         lease_free(l);
 }
+
+/* ---- the iommufd path ---------------------------------------------------------- */
+
+static void write_file(const char *rel, const char *content) {
+        char path[512], cmd[600];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%s", dir, rel);
+        snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
+        cr_assert_eq(system(cmd), 0);
+        f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+static char *read_file(const char *rel) {
+        char path[512], *buf = calloc(1, 256);
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%s", dir, rel);
+        f = fopen(path, "r");
+        cr_assert_not_null(f, "%s exists", rel);
+        (void) !fread(buf, 1, 255, f);
+        fclose(f);
+        return buf;
+}
+
+/* The kernel as a 6.12 with IOMMUFD: each VF has its cdev in sysfs. */
+static void iommufd_kernel(bool checks_token) {
+        char rel[256];
+
+        standin_iommufd_available = 1;
+        m->iommufd_available = true;
+        m->kernel_checks_cdev_token = checks_token;
+        snprintf(m->kernel_release, sizeof m->kernel_release, "%s", checks_token ? "7.3.4" : "6.12.0");
+        for (unsigned i = 0; i < N_VFS; i++) {
+                snprintf(rel, sizeof rel, "sys/bus/pci/devices/0000:01:00.%u/vfio-dev/vfio%u/dev", i + 1, i);
+                write_file(rel, "");
+        }
+}
+
+static int acquire_iommufd(pid_t pid, Lease **ret, VfioVfFds *fds) {
+        AcquireRequest req = request_for(pid);
+
+        req.api = VF_API_IOMMUFD;
+        *fds = VFIO_VF_FDS_NULL;
+        return allocator_acquire(a, &req, ret, fds);
+}
+
+Test(allocator, iommufd_hands_out_the_cdev_and_one_iommufd_per_holder) {
+        VfioVfFds f1, f2;
+        Lease *l1, *l2;
+        unsigned before;
+
+        iommufd_kernel(false);
+        before = open_fds();
+        cr_assert_eq(acquire_iommufd(getpid(), &l1, &f1), 0);
+        cr_assert(f1.container >= 0 && f1.device >= 0 && f1.group < 0, "iommufd and cdev, no group");
+        cr_assert(l1->on_iommufd);
+        cr_assert_eq(acquire_iommufd(getpid(), &l2, &f2), 0);
+        cr_assert_eq(standin_cdev_opens, 2);
+        cr_assert_eq(standin_iommufd_opens, 1, "the second VF of the same holder shares its iommufd");
+        cr_assert_eq(standin_groups[0].opens, 0, "the group path was not taken");
+        vfio_vf_fds_close(&f1);
+        vfio_vf_fds_close(&f2);
+
+        allocator_end_lease(a, l1, "test");
+        cr_assert_gt(open_fds(), before, "the broker keeps the iommufd while the holder has a lease on it");
+        allocator_end_lease(a, l2, "test");
+        cr_assert_eq(open_fds(), before, "the broker's iommufd is closed with the holder's last lease");
+}
+
+Test(allocator, iommufd_of_another_holder_is_its_own) {
+        VfioVfFds f1, f2;
+        Lease *l1, *l2;
+        int release_fd;
+        pid_t other = spawn_holder(&release_fd);
+
+        iommufd_kernel(false);
+        cr_assert_eq(acquire_iommufd(getpid(), &l1, &f1), 0);
+        cr_assert_eq(acquire_iommufd(other, &l2, &f2), 0);
+        cr_assert_eq(standin_iommufd_opens, 2, "two holders, two iommufds");
+        vfio_vf_fds_close(&f1);
+        vfio_vf_fds_close(&f2);
+        close(release_fd);
+        waitpid(other, NULL, 0);
+}
+
+Test(allocator, iommufd_is_refused_on_a_kernel_without_it_and_group_still_works) {
+        VfioVfFds f;
+        Lease *l;
+        char buf[512];
+
+        cr_assert_eq(acquire_iommufd(getpid(), &l, &f), ACQUIRE_API_UNSUPPORTED);
+        cr_assert_eq(vf_n(0)->state, VF_FREE);
+        cr_assert_eq(standin_cdev_opens, 0);
+        cr_assert_not_null(strstr(pf_iommufd_refusal(m->pfs[0], buf, sizeof buf), "CONFIG_IOMMUFD"));
+        acquire_ok(getpid());
+}
+
+Test(allocator, iommufd_is_refused_for_a_stock_pool_pf_where_the_kernel_checks_the_token) {
+        VfioVfFds f;
+        Lease *l;
+        char buf[512];
+        const char *why;
+
+        iommufd_kernel(true);
+        cr_assert_eq(acquire_iommufd(getpid(), &l, &f), ACQUIRE_API_UNSUPPORTED);
+        why = pf_iommufd_refusal(m->pfs[0], buf, sizeof buf);
+        cr_assert_not_null(why);
+        cr_assert_not_null(strstr(why, "Driver=vfbroker_vfio_pci"), "%s", why);
+        cr_assert_not_null(strstr(why, "7.3.4"), "%s", why);
+
+        /* A dedicated PF's owner knows the token and can bind with it. */
+        m->pfs[0]->mode = PF_MODE_DEDICATED;
+        cr_assert_null(pf_iommufd_refusal(m->pfs[0], buf, sizeof buf));
+        m->pfs[0]->mode = PF_MODE_POOL;
+}
+
+Test(allocator, iommufd_vf_held_by_somebody_drains_and_the_next_is_taken) {
+        VfioVfFds f;
+        Lease *l;
+
+        iommufd_kernel(false);
+        standin_groups[0].held = 1;
+        cr_assert_eq(acquire_iommufd(getpid(), &l, &f), 0);
+        cr_assert_eq(l->vf, vf_n(1));
+        cr_assert_eq(vf_n(0)->state, VF_DRAINING);
+        cr_assert_eq(standin_cdev_opens, 1, "the held VF's cdev was never opened");
+        vfio_vf_fds_close(&f);
+}
+
+Test(allocator, iommufd_on_the_variant_driver_arms_the_vf_and_disarms_it_at_the_end) {
+        VfioVfFds f;
+        Lease *l;
+        char expect[64], *got;
+
+        iommufd_kernel(true);
+        free(m->pfs[0]->driver);
+        m->pfs[0]->driver = strdup("vfbroker_vfio_pci");
+        write_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_arm", "");
+        write_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_disarm", "");
+        write_file("sys/bus/pci/devices/0000:01:00.1/vfbroker_token", "");
+
+        cr_assert_eq(acquire_iommufd(getpid(), &l, &f), 0);
+        got = read_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_arm");
+        /* The number is the broker's own copy, which the driver resolves in
+         * the writer: it is not the one handed out. */
+        cr_assert(strncmp(got, "0000:01:00.1 ", 13) == 0, "armed: '%s'", got);
+        cr_assert_gt(atoi(got + 13), 2);
+        free(got);
+        vfio_vf_fds_close(&f);
+
+        allocator_end_lease(a, l, "test");
+        got = read_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_disarm");
+        snprintf(expect, sizeof expect, "0000:01:00.1\n");
+        cr_assert_str_eq(got, expect);
+        free(got);
+}
+
+Test(allocator, iommufd_on_an_old_variant_driver_is_refused) {
+        VfioVfFds f;
+        Lease *l;
+        char buf[512];
+
+        iommufd_kernel(true);
+        free(m->pfs[0]->driver);
+        m->pfs[0]->driver = strdup("vfbroker_vfio_pci");
+        cr_assert_eq(acquire_iommufd(getpid(), &l, &f), ACQUIRE_API_UNSUPPORTED);
+        cr_assert_not_null(strstr(pf_iommufd_refusal(m->pfs[0], buf, sizeof buf), "vfbroker_arm"));
+}
+
+Test(allocator, restore_disarms_the_vfs_without_a_lease) {
+        char *got;
+
+        free(m->pfs[0]->driver);
+        m->pfs[0]->driver = strdup("vfbroker_vfio_pci");
+        write_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_arm", "");
+        write_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_disarm", "");
+        cr_assert_eq(allocator_restore(a), 0);
+        got = read_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_disarm");
+        /* One write per VF; the attribute file keeps the last (O_TRUNC). */
+        cr_assert_str_eq(got, "0000:01:00.3\n");
+        free(got);
+}

@@ -16,6 +16,10 @@
 
 StandinGroup standin_groups[STANDIN_GROUPS_MAX];
 unsigned standin_token_sets;
+int standin_iommufd_available;
+int standin_iommufd_open_error;
+unsigned standin_iommufd_opens;
+unsigned standin_cdev_opens;
 
 struct Vfio {
         int unused;
@@ -83,6 +87,33 @@ int vfio_open_vf(Vfio *v, unsigned iommu_group, const char *bdf, const Token *to
                 vfio_vf_fds_close(ret);
                 return -EMFILE;
         }
+        return 0;
+}
+
+int vfio_iommufd_available(Vfio *v) {
+        return standin_iommufd_available ? 0 : -ENOENT;
+}
+
+int vfio_open_iommufd(Vfio *v, int *ret_fd) {
+        int fd;
+
+        if (standin_iommufd_open_error)
+                return standin_iommufd_open_error;
+        fd = pipe_fd();
+        if (fd < 0)
+                return fd;
+        standin_iommufd_opens++;
+        *ret_fd = fd;
+        return 0;
+}
+
+int vfio_open_cdev(Vfio *v, const char *cdev_name, int *ret_fd) {
+        int fd = pipe_fd();
+
+        if (fd < 0)
+                return fd;
+        standin_cdev_opens++;
+        *ret_fd = fd;
         return 0;
 }
 

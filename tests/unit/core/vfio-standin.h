@@ -14,3 +14,9 @@ typedef struct StandinGroup {
 
 extern StandinGroup standin_groups[STANDIN_GROUPS_MAX];
 extern unsigned standin_token_sets;   /* vfio_set_vf_token calls seen */
+
+/* The iommufd path: /dev/iommu "exists" if set; opens of it and of cdevs seen. */
+extern int standin_iommufd_available;
+extern int standin_iommufd_open_error;  /* vfio_open_iommufd returns this, if set */
+extern unsigned standin_iommufd_opens;
+extern unsigned standin_cdev_opens;
