@@ -63,4 +63,21 @@ as_nobody $CRUN vfb-root-fds 3<>/dev/iommu 4<>"$node"
 res $? "crun: uid 65534's rootless container binds and uses $vf from root's fds (--preserve-fds=2, ded's token)"
 echo "# crun run took $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN {print b - a}') s"
 wait_state "$vf" free 20; res $? "crun: $vf free in the broker afterwards (is $(vf_state "$vf"))"
+
+# The same from the broker: vfbrokerctl run hands fds 3 and 4 to crun, which
+# keeps them for the container (the recipe in README.md, "Containers")
+as_nobody "$CTL" run --tenant ded --api iommufd -- $CRUN vfb-ded
+res $? "crun: run --tenant ded --api iommufd -- crun run --preserve-fds=2: the container binds the VF with ded's token"
+for v in $(vfs_of $IGB); do wait_state "$v" free 30; done
+if [ -e /sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_arm ] && [ "$(driver_of $NVME)" = vfbroker_vfio_pci ]; then
+        # a pool VF on the variant driver: the container needs no token at all
+        bundle /usr/lib/vfbroker-vm/bin/vf-probe --iommufd --isolated
+        as_nobody "$CTL" run --tenant demo --pf $NVME --api iommufd -- $CRUN vfb-demo
+        res $? "crun: run --tenant demo --api iommufd on $NVME ($(driver_of $NVME)): the container binds the VF without a token"
+        for v in $(vfs_of $NVME); do wait_state "$v" free 30; done
+else
+        echo "ok - crun: a pool VF of vfbroker_vfio_pci without a token # SKIP the nvme PF is not on a vfbroker_vfio_pci with vfbroker_arm"
+fi
+n=$("$CTL" list-leases --json | tr '{}' '\n\n' | grep -c '"State": *"active"')
+[ "$n" = 0 ]; res $? "crun: no active lease left (got $n)"
 exit 0
