@@ -54,11 +54,11 @@ res $? "iommufd: the pool PF on stock vfio-pci is refused: NotSupported, naming 
 # stock QEMU 10 started by uid 65534 under run --qemu gets a VF of ded, but
 # its bind carries no token (guest RAM needs more than the default 8 MiB of
 # RLIMIT_MEMLOCK, so QEMU runs with 256 MiB)
-out=$(ulimit -l 262144; as_nobody "$CTL" run --tenant ded --qemu -- qemu-system-x86_64 -M q35 -accel tcg -S -m 64 \
+out=$(ulimit -l 262144; as_nobody "$CTL" run --tenant ded --api iommufd --qemu -- qemu-system-x86_64 -M q35 -accel tcg -S -m 64 \
         -display none -nodefaults -qmp stdio </dev/null 2>&1); rc=$?
 printf '%s\n' "$out" | grep -v '^{' | sed 's/^/#   /'
 [ $rc != 0 ] && printf '%s\n' "$out" | grep -q 'error bind device fd=4 to iommufd=3: Permission denied'
-res $? "iommufd: stock QEMU under run --tenant ded --qemu cannot bind the dedicated VF without its token (EACCES, exit $rc)"
+res $? "iommufd: stock QEMU under run --tenant ded --api iommufd --qemu cannot bind the dedicated VF without its token (EACCES, exit $rc)"
 
 # a token-aware client (the tenant's own program) binds with the token; two
 # VFs share the one iommufd

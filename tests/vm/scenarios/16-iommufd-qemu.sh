@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Scenario 16: stock QEMU 10 on a VF from the broker, the way a user runs it:
-# `vfbrokerctl run --tenant demo --qemu -- qemu-system-x86_64 ...` as uid
-# 65534 with the pool PF on vfbroker_vfio_pci (scenario 11 put it there); the
+# `vfbrokerctl run --tenant demo --api iommufd --qemu -- qemu-system-x86_64 ...`
+# as uid 65534, with the pool PF on vfbroker_vfio_pci (scenario 11 put it there); the
 # driver lets exactly the leased VF be bound without its token. QMP query-pci
 # shows the VF's IDs; QEMU had no node by path. Then the life cycle on the
 # cdev path: release, holder death, systemctl restart and kill -9 of the
@@ -48,7 +48,7 @@ ids_of() {
 # qmp NAME COMMAND waits for COMMAND's answer, qemu_stop NAME quits
 qemu_start() {
         rm -f /tmp/$1.in /tmp/$1.out; mkfifo -m 666 /tmp/$1.in
-        (ulimit -l 262144; exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$CTL" run --tenant "$2" --pf "$3" --qemu -- \
+        (ulimit -l 262144; exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$CTL" run --tenant "$2" --pf "$3" --api iommufd --qemu -- \
                 qemu-system-x86_64 -M q35 -accel tcg -S -m 64 -display none -nodefaults -qmp stdio \
                 < /tmp/$1.in > /tmp/$1.out 2> /tmp/$1.err) &
         QPID=$!
@@ -84,7 +84,7 @@ else
         t0=$(cut -d' ' -f1 /proc/uptime)
         qemu_start q1 demo $NVME; rc=$?
         echo "# QEMU up and answering QMP after $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN {print b - a}') s"
-        res $rc "qemu: uid 65534's stock QEMU 10 under run --tenant demo --qemu realized the VF (QMP answers)" \
+        res $rc "qemu: uid 65534's stock QEMU 10 under run --tenant demo --api iommufd --qemu realized the VF (QMP answers)" \
                 "$(tail -3 /tmp/q1.err | tr '\n' ' ')"
         sed 's/^/#   qemu: /' /tmp/q1.err
         vf=$(leased_vf); q=$(qemu_pid)
