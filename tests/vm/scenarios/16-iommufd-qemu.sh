@@ -45,7 +45,8 @@ ids_of() {
         }' "$1"
 }
 # QEMU under the broker, QMP on a FIFO: qemu_start NAME TENANT PF, then
-# qmp NAME COMMAND waits for COMMAND's answer, qemu_stop NAME quits
+# qmp NAME COMMAND waits for COMMAND's answer, qemu_stop NAME quits. A QEMU
+# that exited makes the write fail (EPIPE), not the scenario (SIGPIPE).
 qemu_start() {
         rm -f /tmp/$1.in /tmp/$1.out; mkfifo -m 666 /tmp/$1.in
         (ulimit -l 262144; exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$CTL" run --tenant "$2" --pf "$3" --api iommufd --qemu -- \
@@ -57,7 +58,7 @@ qemu_start() {
 }
 qmp() {
         n0=$(grep -c '"return"\|"error"' /tmp/$1.out 2>/dev/null)
-        echo "$2" >&7 2>/dev/null || return 1
+        (trap '' PIPE; echo "$2" >&7) 2>/dev/null || return 1
         i=0
         while [ "$(grep -c '"return"\|"error"' /tmp/$1.out 2>/dev/null)" = "$n0" ]; do
                 i=$((i + 1)); [ $i -gt 150 ] && return 1
