@@ -191,12 +191,21 @@ static void holder_put_iommufd(Allocator *a, pid_t pid, uint64_t start_time, boo
         *h = a->holders[--a->n_holders];
 }
 
-/* A VF of a vfbroker_vfio_pci PF stops accepting a tokenless bind. Disarming
- * a VF that is not armed is harmless, so this runs at every lease end. */
+/* On a vfbroker_vfio_pci PF where the kernel checks the token at a cdev
+ * bind (6.17+), the leased VF is armed for a tokenless bind through the
+ * holder's iommufd; before 6.17 nothing checks a token there, and the module
+ * answers EOPNOTSUPP. */
+static bool vf_needs_arming(const Vf *vf) {
+        return streq_ptr(vf->pf->driver, PF_DRIVER_NAME_KMOD) && vf->pf->manager->kernel_checks_cdev_token &&
+               sysfs_driver_can_arm(vf->pf->manager->sysfs);
+}
+
+/* A VF stops accepting a tokenless bind. Disarming a VF that is not armed is
+ * harmless, so this runs at every lease end. */
 static void vf_disarm(Vf *vf) {
         int r;
 
-        if (!streq_ptr(vf->pf->driver, PF_DRIVER_NAME_KMOD) || !sysfs_driver_can_arm(vf->pf->manager->sysfs))
+        if (!vf_needs_arming(vf))
                 return;
         r = sysfs_disarm_vf(vf->pf->manager->sysfs, vf->address);
         if (r < 0 && r != -ENODEV)
@@ -488,7 +497,8 @@ static int attach_iommufd(Allocator *a, Vf *vf, const AcquireRequest *req, VfioV
         r = holder_get_iommufd(a, req->pid, req->pid_start_time, &h);
         if (r < 0)
                 return log_error_errno(r, "Cannot open /dev/iommu for VF %s: %s; the VF stays free.", vf->address, STRERROR(r));
-        if (streq_ptr(vf->pf->driver, PF_DRIVER_NAME_KMOD)) {
+        /* Before the fds leave: a VMM binding at once must find the VF armed. */
+        if (vf_needs_arming(vf)) {
                 r = sysfs_arm_vf(a->manager->sysfs, vf->address, h->fd);
                 if (r < 0) {
                         holder_put_iommufd(a, req->pid, req->pid_start_time, false);

@@ -297,7 +297,9 @@ const char *pf_iommufd_refusal(const Pf *pf, char *buf, size_t size) {
                 return buf;
         }
         if (streq_ptr(pf->driver, PF_DRIVER_NAME_KMOD)) {
-                if (sysfs_driver_can_arm(m->sysfs))
+                /* Before 6.17 nothing checks a token at bind: no arming to do
+                 * (the module answers EOPNOTSUPP there). */
+                if (!m->kernel_checks_cdev_token || sysfs_driver_can_arm(m->sysfs))
                         return NULL;
                 return "the loaded vfbroker_vfio_pci has no vfbroker_arm attribute, which lets a VMM bind a leased VF "
                        "without its token: load the module that comes with this vfbroker, or use API \"group\"";

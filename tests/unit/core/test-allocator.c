@@ -790,6 +790,7 @@ Test(allocator, iommufd_on_an_old_variant_driver_is_refused) {
 Test(allocator, restore_disarms_the_vfs_without_a_lease) {
         char *got;
 
+        m->kernel_checks_cdev_token = true;
         free(m->pfs[0]->driver);
         m->pfs[0]->driver = strdup("vfbroker_vfio_pci");
         write_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_arm", "");
@@ -798,5 +799,28 @@ Test(allocator, restore_disarms_the_vfs_without_a_lease) {
         got = read_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_disarm");
         /* One write per VF; the attribute file keeps the last (O_TRUNC). */
         cr_assert_str_eq(got, "0000:01:00.3\n");
+        free(got);
+}
+
+Test(allocator, iommufd_on_the_variant_driver_before_6_17_needs_no_arming) {
+        VfioVfFds f;
+        Lease *l;
+        char *got;
+
+        iommufd_kernel(false);
+        free(m->pfs[0]->driver);
+        m->pfs[0]->driver = strdup("vfbroker_vfio_pci");
+        /* The attributes exist but answer EOPNOTSUPP there: never written. */
+        write_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_arm", "");
+        write_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_disarm", "");
+        write_file("sys/bus/pci/devices/0000:01:00.1/vfbroker_token", "");
+        cr_assert_eq(acquire_iommufd(getpid(), &l, &f), 0);
+        vfio_vf_fds_close(&f);
+        allocator_end_lease(a, l, "test");
+        got = read_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_arm");
+        cr_assert_str_eq(got, "");
+        free(got);
+        got = read_file("sys/bus/pci/drivers/vfbroker_vfio_pci/vfbroker_disarm");
+        cr_assert_str_eq(got, "");
         free(got);
 }

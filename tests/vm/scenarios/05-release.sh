@@ -15,14 +15,16 @@ wait $p; res $? "run --hold exits 0"
 wait_state "$vf" free 20; res $? "VF $vf free after the release (is $(vf_state "$vf"))"
 
 # holder death: kill -9 of vfbrokerctl; its child still holds the fds
-bg_user 65534 "$CTL" run --tenant demo -- "$PROBE" --hold 8 >/dev/null; p=$!
-sleep 2; vf=$(leased_vf); child=$(pgrep -f "vf-probe --hold 8" | head -1)
+bg_user 65534 "$CTL" run --tenant demo -- "$PROBE" --hold 30 >/dev/null; p=$!
+sleep 2; vf=$(leased_vf); child=$(pgrep -P $p)   # vf-probe: the child of run (-f would match run too)
 kill -9 $p; wait $p 2>/dev/null
 sleep 2
 st=$(vf_state "$vf")
 [ "$st" = draining ] || [ "$st" = leased ]; res $? "VF $vf after kill -9 of the client, child $child still holding: not free (is $st)"
+[ -n "$child" ]; res $? "run's child vf-probe found (pid ${child:-none})"
 [ -n "$child" ] && kill -9 "$child"
-wait_state "$vf" free 30; res $? "VF $vf free once the child holding its fds is gone (is $(vf_state "$vf"))"
+# well before its 30 s hold ends: free because the child is gone
+wait_state "$vf" free 10; res $? "VF $vf free once the child holding its fds is gone (is $(vf_state "$vf"))"
 [ "$(leases)" = 0 ]; res $? "no lease left"
 
 # a grandchild keeps the fds after run has released: draining until it exits
