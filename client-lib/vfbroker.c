@@ -129,9 +129,11 @@ static int error_from_call(VfbrokerConnection *c, const char *method, const sd_b
 
         error_clear(c);
         c->error_name = strdup(e->name);
-        if (e->message && e->message[0] != '\0')
-                (void) asprintf(&c->error_message, "%s: %s", e->name, e->message);
-        else
+        if (e->message && e->message[0] != '\0') {
+                /* Out of memory: no message, as with the strdup() below. */
+                if (asprintf(&c->error_message, "%s: %s", e->name, e->message) < 0)
+                        c->error_message = NULL;
+        } else
                 c->error_message = strdup(e->name);
 
         if (strncmp(e->name, VFBROKER_ERROR_PREFIX, strlen(VFBROKER_ERROR_PREFIX)) == 0)
