@@ -31,8 +31,12 @@
 static_assert(sizeof(uid_t) == sizeof(uint32_t), "uid_t must be 32 bits (D-Bus 'u')");
 static_assert(sizeof(gid_t) == sizeof(uint32_t), "gid_t must be 32 bits (D-Bus 'u')");
 
+/* What error messages call the broker on the system bus, in place of a path. */
+#define SYSTEM_BUS_LABEL "the system bus (" VFBROKER_INTERFACE ")"
+
 struct VfbrokerConnection {
         sd_bus *bus;
+        bool system_bus;        /* vfbroker_connect_system(): path is SYSTEM_BUS_LABEL */
         char *path;
         char *error_name;
         char *error_message;
@@ -253,6 +257,53 @@ static int bus_open(const char *path, sd_bus **ret) {
         return 0;
 }
 
+/* The system bus (honouring $DBUS_SYSTEM_BUS_ADDRESS), where the broker owns
+ * the interface's name when SystemBus=yes. */
+static int bus_open_system(sd_bus **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_can_send(bus, SD_BUS_TYPE_UNIX_FD);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EPROTONOSUPPORT;
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+static int connection_open(VfbrokerConnection *c) {
+        return c->system_bus ? bus_open_system(&c->bus) : bus_open(c->path, &c->bus);
+}
+
+_public_ int vfbroker_connect_system(VfbrokerConnection **ret) {
+        VfbrokerConnection *c;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->system_bus = true;
+        c->path = strdup(SYSTEM_BUS_LABEL);
+        if (!c->path) {
+                free(c);
+                return -ENOMEM;
+        }
+        r = connection_open(c);
+        if (r < 0) {
+                vfbroker_disconnect(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
 _public_ int vfbroker_connect(const char *path, VfbrokerConnection **ret) {
         VfbrokerConnection *c;
         int r;
@@ -288,7 +339,7 @@ _public_ VfbrokerConnection *vfbroker_disconnect(VfbrokerConnection *c) {
 }
 
 _public_ const char *vfbroker_connection_socket_path(VfbrokerConnection *c) {
-        return c ? c->path : NULL;
+        return c && !c->system_bus ? c->path : NULL;
 }
 
 _public_ const char *vfbroker_last_error(VfbrokerConnection *c) {
@@ -318,11 +369,16 @@ static int connection_begin(VfbrokerConnection *c) {
         if (c->bus)
                 return 0;
 
-        r = bus_open(c->path, &c->bus);
+        r = connection_open(c);
         if (r < 0)
                 return error_local(c, r, "Failed to reconnect to the broker at %s: %s; is vfbroker.socket running?",
                                    c->path, ERRNO_STR(r));
         return 0;
+}
+
+/* Peer to peer there is nobody else to address; on the bus, the broker's name. */
+static const char *destination(const VfbrokerConnection *c) {
+        return c->system_bus ? VFBROKER_INTERFACE : NULL;
 }
 
 static int method_new(VfbrokerConnection *c, const char *member, sd_bus_message **ret) {
@@ -331,7 +387,7 @@ static int method_new(VfbrokerConnection *c, const char *member, sd_bus_message 
         r = connection_begin(c);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(c->bus, ret, NULL, VFBROKER_OBJECT_PATH, VFBROKER_INTERFACE, member);
+        r = sd_bus_message_new_method_call(c->bus, ret, destination(c), VFBROKER_OBJECT_PATH, VFBROKER_INTERFACE, member);
         if (r < 0)
                 return error_local(c, r, "Failed to create a %s call: %s", member, ERRNO_STR(r));
         return 0;
@@ -855,7 +911,7 @@ _public_ int vfbroker_get_status(VfbrokerConnection *c, VfbrokerStatus **ret) {
         r = connection_begin(c);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(c->bus, &m, NULL, VFBROKER_OBJECT_PATH,
+        r = sd_bus_message_new_method_call(c->bus, &m, destination(c), VFBROKER_OBJECT_PATH,
                                            "org.freedesktop.DBus.Properties", "GetAll");
         if (r < 0)
                 return append_failed(c, "GetAll", r);

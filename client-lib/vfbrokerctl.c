@@ -40,6 +40,7 @@ enum {
 #define RUN_COUNT_MAX 64          /* 3 fds each, so at most fd 194 */
 
 static const char *arg_socket = NULL;
+static bool arg_system = false;
 static bool arg_json = false;
 static bool arg_legend = true;
 static const char *arg_tenant = NULL;
@@ -60,6 +61,7 @@ static volatile pid_t run_child = 0;
 
 enum {
         OPT_SOCKET = 0x100,
+        OPT_SYSTEM,
         OPT_JSON,
         OPT_NO_LEGEND,
         OPT_VERSION,
@@ -111,6 +113,7 @@ static void help(FILE *f) {
                 "\n"
                 "Options:\n"
                 "  --socket PATH     The broker's socket (default $VFBROKER_SOCKET, else %s)\n"
+                "  --system          Call the broker on the system bus (SystemBus=yes) instead\n"
                 "  --json            Print JSON instead of tables (status, list-*, tenant show-token)\n"
                 "  --no-legend       Print tables without the header line\n"
                 "  -h --help         Show this help\n"
@@ -194,6 +197,17 @@ static int connect_broker(VfbrokerConnection **ret) {
         const char *path = vfbroker_socket_path(arg_socket);
         int r;
 
+        if (arg_system && arg_socket) {
+                fprintf(stderr, "--system and --socket name two different ways to the broker; pass one.\n");
+                return EXIT_USAGE;
+        }
+        if (arg_system) {
+                r = vfbroker_connect_system(ret);
+                if (r >= 0)
+                        return EXIT_OK;
+                fprintf(stderr, "Cannot connect to the system bus: %s. Is dbus running?\n", strerror(-r));
+                return EXIT_CONNECT;
+        }
         r = vfbroker_connect(arg_socket, ret);
         if (r >= 0)
                 return EXIT_OK;
@@ -248,7 +262,7 @@ static int verb_status(VfbrokerConnection *c, char **args) {
                 json_init(&j, stdout);
                 json_begin_object(&j);
                 json_key(&j, "Socket");
-                json_string(&j, vfbroker_connection_socket_path(c));
+                json_string(&j, vfbroker_connection_socket_path(c) ? vfbroker_connection_socket_path(c) : "system bus");
                 json_key(&j, "Version");
                 json_string(&j, s->version);
                 json_key(&j, "PhysicalFunctions");
@@ -267,7 +281,7 @@ static int verb_status(VfbrokerConnection *c, char **args) {
                "Physical functions: %" PRIu32 " ready\n"
                " Virtual functions: %" PRIu32 "\n"
                "            Leases: %" PRIu32 " active\n",
-               vfbroker_connection_socket_path(c), s->version,
+               vfbroker_connection_socket_path(c) ? vfbroker_connection_socket_path(c) : "system bus", s->version,
                s->physical_functions, s->virtual_functions, s->leases);
         vfbroker_status_free(s);
         return EXIT_OK;
@@ -1120,6 +1134,7 @@ static const struct option options[] = {
         { "help",      no_argument,       NULL, 'h'           },
         { "version",   no_argument,       NULL, OPT_VERSION   },
         { "socket",    required_argument, NULL, OPT_SOCKET    },
+        { "system",    no_argument,       NULL, OPT_SYSTEM    },
         { "json",      no_argument,       NULL, OPT_JSON      },
         { "no-legend", no_argument,       NULL, OPT_NO_LEGEND },
         { "tenant",    required_argument, NULL, OPT_TENANT    },
@@ -1151,6 +1166,9 @@ static int parse_options(int argc, char **argv, const char *optstring) {
                         return EXIT_OK;
                 case OPT_SOCKET:
                         arg_socket = optarg;
+                        break;
+                case OPT_SYSTEM:
+                        arg_system = true;
                         break;
                 case OPT_JSON:
                         arg_json = true;

@@ -21,12 +21,17 @@
 #include "pci-address.h"
 #include "pf.h"
 #include "polkit.h"
+#include "process-util.h"
 #include "store.h"
 #include "tenant.h"
 
 
 /* Limits on what a client may send. */
 #define OPTIONS_MAX 16U
+/* Supplementary groups read per caller on the system bus, as on the socket (client.c). */
+#define BUS_CALLER_GROUPS_MAX 1024U
+/* The well-known name on the system bus is the interface's name. */
+#define BUS_NAME VFBROKER_INTERFACE
 
 static void audit_as(int level, const Identity *who, const char *message_id, const char *action, const char *result,
                      const char *tenant, const char *vf, const char *lease, const char *format, ...) _printf_(9, 10);
@@ -96,6 +101,7 @@ struct PendingCall {
         PolkitQuery *query;
         char *action;
         char *tenant;
+        uid_t uid;                      /* the caller's: bounds a user's calls on the system bus */
         bool answered;
         int result;                     /* as polkit_callback_t */
         char *text;                     /* polkit's message, or NULL */
@@ -154,11 +160,127 @@ static void on_polkit_result(int result, const char *message, void *userdata) {
         }
 }
 
+/* ---- the caller on the system bus ------------------------------------------ */
+
+static void identity_clear(Identity *id) {
+        free(id->groups);
+        *id = (Identity) { .uid = (uid_t) -1, .gid = (gid_t) -1 };
+}
+
+/* Reads the UnixGroupIDs of GetConnectionCredentials' a{sv}; other keys are skipped. */
+static int read_bus_groups(sd_bus_message *reply, gid_t **ret, size_t *ret_n) {
+        _cleanup_free_ gid_t *groups = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *key;
+
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "UnixGroupIDs") && !groups) {
+                        const void *data;
+                        size_t size;
+
+                        r = sd_bus_message_enter_container(reply, 'v', "au");
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_read_array(reply, 'u', &data, &size);
+                        if (r < 0)
+                                return r;
+                        n = size / sizeof(uint32_t);
+                        if (n > BUS_CALLER_GROUPS_MAX)
+                                return -E2BIG;
+                        groups = malloc(MAX(size, sizeof(gid_t)));
+                        if (!groups)
+                                return -ENOMEM;
+                        memcpy(groups, data, size);
+                        r = sd_bus_message_exit_container(reply);
+                } else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(groups);
+        *ret_n = n;
+        return 0;
+}
+
+/* Who sent m, as the bus daemon recorded it when the caller connected
+ * (SO_PEERCRED, SO_PEERGROUPS of its socket). sd-bus fills in from /proc
+ * what the bus does not report ("augmented" credentials): a caller can race
+ * those by exiting and having its pid reused, so they are never used for a
+ * decision (as systemd's bus-polkit.c). libsystemd 252 reads supplementary
+ * groups only from /proc, hence the groups from GetConnectionCredentials. */
+static int identity_from_bus(sd_bus_message *m, Identity *ret) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Identity id = { .gid = (gid_t) -1 };
+        const char *sender = sd_bus_message_get_sender(m);
+        int r;
+
+        if (!sender)
+                return -ESRCH;
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+        if (r < 0)
+                return r;
+        if (sd_bus_creds_get_augmented_mask(creds) & (SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID))
+                return -EPERM;
+        r = sd_bus_creds_get_euid(creds, &id.uid);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_pid(creds, &id.pid);
+        if (r < 0)
+                return r;
+        if (id.pid <= 0 || id.uid == (uid_t) -1)
+                return -EPERM;
+
+        /* Without UnixGroupIDs (a bus daemon older than dbus 1.12) the
+         * caller is a member through Users= only: fewer admissions, never more. */
+        r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionCredentials", NULL, &reply, "s", sender);
+        if (r < 0)
+                return r;
+        r = read_bus_groups(reply, &id.groups, &id.n_groups);
+        if (r < 0)
+                return r;
+
+        /* Ties the pid to this process for the lease holder, as for the
+         * socket: a pid reused later has another start time. */
+        r = process_get_start_time(id.pid, &id.start_time);
+        if (r < 0) {
+                free(id.groups);
+                return r;
+        }
+        *ret = id;
+        return 0;
+}
+
+static bool message_is_for_broker(sd_bus_message *m) {
+        uint8_t type = 0;
+
+        return sd_bus_message_get_type(m, &type) >= 0 && type == SD_BUS_MESSAGE_METHOD_CALL &&
+               streq_ptr(sd_bus_message_get_interface(m), VFBROKER_INTERFACE) &&
+               streq_ptr(sd_bus_message_get_path(m), VFBROKER_OBJECT_PATH);
+}
+
 /* Every message passes here before its handler: a message that polkit has
  * answered for leaves the waiting list and its answer is handed to the
- * handler through c->answered, for this one dispatch only. */
+ * handler through c->answered, for this one dispatch only. On the system
+ * bus one connection carries every caller: the identity the handler sees is
+ * read here, per message, from the bus. */
 static int bus_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Client *c = userdata;
+        int r;
 
         c->answered = pending_call_free(c->answered);
         for (PendingCall *pc = c->pending; pc; pc = pc->next)
@@ -167,6 +289,54 @@ static int bus_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                         c->answered = pc;
                         break;
                 }
+
+        if (!c->on_system_bus || !message_is_for_broker(m))
+                return 0;
+        identity_clear(&c->identity);
+        r = identity_from_bus(m, &c->identity);
+        if (r < 0) {
+                log_debug_errno(r, "Cannot read the credentials of %s from the bus: %s", strna(sd_bus_message_get_sender(m)),
+                                STRERROR(r));
+                c->answered = pending_call_free(c->answered);
+                identity_clear(&c->identity);
+                (void) sd_bus_reply_method_errorf(m, VFBROKER_ERROR_NOT_AUTHORIZED,
+                                                  "the bus did not tell who sent this call (%s), so it is refused",
+                                                  strerror(-r));
+                return 1; /* handled: the method does not run */
+        }
+        return 0;
+}
+
+/* On the system bus a hostile user may open as many connections as the bus
+ * daemon allows: calls waiting for polkit are bounded per sender
+ * (MaxCallsPerConnection=, as on the socket), per uid (that times
+ * MaxConnectionsPerUser=) and in all (that times MaxConnections=). */
+static int check_system_bus_limits(Client *c, sd_bus_message *m, const char *action, const char *tenant,
+                                   sd_bus_error *error) {
+        const Config *cfg = c->manager->config;
+        const char *sender = sd_bus_message_get_sender(m);
+        unsigned mine = 0, users = 0;
+        unsigned per_user = cfg->max_calls_per_connection * cfg->max_connections_per_user;
+        unsigned total = cfg->max_calls_per_connection * cfg->max_connections;
+
+        for (PendingCall *pc = c->pending; pc; pc = pc->next) {
+                if (streq_ptr(sd_bus_message_get_sender(pc->message), sender))
+                        mine++;
+                if (pc->uid == c->identity.uid)
+                        users++;
+        }
+        if (mine >= cfg->max_calls_per_connection)
+                return refuse(error, c, action, tenant, VFBROKER_ERROR_LIMIT_EXCEEDED,
+                              "this bus connection already has %u calls in flight (MaxCallsPerConnection=%u); wait for their replies",
+                              mine, cfg->max_calls_per_connection);
+        if (users >= per_user)
+                return refuse(error, c, action, tenant, VFBROKER_ERROR_LIMIT_EXCEEDED,
+                              "uid %u already has %u calls in flight on the system bus (MaxCallsPerConnection= times "
+                              "MaxConnectionsPerUser=); wait for their replies", (unsigned) c->identity.uid, users);
+        if (c->calls_in_flight >= total)
+                return refuse(error, c, action, tenant, VFBROKER_ERROR_LIMIT_EXCEEDED,
+                              "%u calls are in flight on the system bus (MaxCallsPerConnection= times MaxConnections=); try again later",
+                              c->calls_in_flight);
         return 0;
 }
 
@@ -209,7 +379,11 @@ static int bus_authorize(Client *c, sd_bus_message *m, const char *action, const
                 if (i->message == m)
                         return 0;
 
-        if (c->calls_in_flight >= mgr->config->max_calls_per_connection)
+        if (c->on_system_bus) {
+                r = check_system_bus_limits(c, m, action, tenant, error);
+                if (r < 0)
+                        return r;
+        } else if (c->calls_in_flight >= mgr->config->max_calls_per_connection)
                 return refuse(error, c, action, tenant, VFBROKER_ERROR_LIMIT_EXCEEDED,
                               "this connection already has %u calls in flight (MaxCallsPerConnection=%u); wait for their replies",
                               c->calls_in_flight, mgr->config->max_calls_per_connection);
@@ -221,6 +395,7 @@ static int bus_authorize(Client *c, sd_bus_message *m, const char *action, const
         pc->message = sd_bus_message_ref(m);
         pc->action = strdup(action);
         pc->tenant = tenant ? strdup(tenant) : NULL;
+        pc->uid = c->identity.uid;
         pc->next = c->pending;
         if (c->pending)
                 c->pending->prev = pc;
@@ -236,6 +411,7 @@ static int bus_authorize(Client *c, sd_bus_message *m, const char *action, const
                                  .pid = c->identity.pid,
                                  .start_time = c->identity.start_time,
                                  .uid = c->identity.uid,
+                                 .system_bus_name = c->on_system_bus ? sd_bus_message_get_sender(m) : NULL,
                          },
                          tenant ? details : NULL, on_polkit_result, pc, &pc->query);
         if (r < 0) {
@@ -1470,4 +1646,66 @@ int bus_add_client_objects(Client *c) {
                 return r;
         return sd_bus_add_object_vtable(c->bus, NULL, "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                         dbus_shim_vtable, c);
+}
+
+/* ---- the system bus ----------------------------------------------------------------- */
+
+static int on_system_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Client *c = userdata;
+
+        /* Reconnecting would leave a window in which the name is gone and the
+         * bus hands it to whoever asks first (the policy lets only root own
+         * it); a restart is what systemd's own bus services do, and PFs and
+         * leases survive it (fd store, state store). */
+        log_error("Lost the connection to the system bus; stopping so that systemd starts vfbrokerd again "
+                  "(PFs and leases are kept).");
+        return sd_event_exit(c->manager->event, -ECONNRESET);
+}
+
+int bus_system_start(Manager *m, Client **ret) {
+        _cleanup_(client_freep) Client *c = NULL;
+        int r;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return log_oom();
+        c->manager = m;
+        c->on_system_bus = true;
+        c->socket_fd = c->relay_fd = -EBADF;
+        identity_clear(&c->identity);
+
+        /* Honours $DBUS_SYSTEM_BUS_ADDRESS, as polkit.c does. */
+        r = sd_bus_open_system(&c->bus);
+        if (r < 0)
+                return log_error_errno(r, "SystemBus=yes, but the system bus cannot be reached: %s", STRERROR(r));
+        (void) sd_bus_set_description(c->bus, "system-bus");
+        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0)
+                return log_error_errno(-EPROTONOSUPPORT,
+                                       "SystemBus=yes, but the system bus does not pass file descriptors, which AcquireVF needs.");
+
+        r = sd_bus_add_filter(c->bus, NULL, bus_filter, c);
+        if (r < 0)
+                return log_error_errno(r, "Cannot add the system bus filter: %s", STRERROR(r));
+        r = sd_bus_add_object_vtable(c->bus, NULL, VFBROKER_OBJECT_PATH, VFBROKER_INTERFACE, broker_vtable, c);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register %s on the system bus: %s", VFBROKER_OBJECT_PATH, STRERROR(r));
+        r = sd_bus_match_signal(c->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_system_bus_disconnected, c);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch the system bus connection: %s", STRERROR(r));
+
+        /* Synchronously, before READY=1: once systemd says the service is
+         * up, busctl finds the name. Without our policy file the bus refuses. */
+        r = sd_bus_request_name(c->bus, BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Cannot take the name %s on the system bus: %s; is the D-Bus policy "
+                                       "org.vfbroker.Broker1.conf installed in dbus-1/system.d, and is nobody else "
+                                       "owning the name?", BUS_NAME, STRERROR(r));
+        r = sd_bus_attach_event(c->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot attach the system bus to the event loop: %s", STRERROR(r));
+
+        log_info("Serving %s on the system bus too.", BUS_NAME);
+        *ret = TAKE_PTR(c);
+        return 0;
 }

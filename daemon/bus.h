@@ -6,11 +6,16 @@
 #include <systemd/sd-bus.h>
 
 typedef struct Client Client;
+typedef struct Manager Manager;
 typedef struct PendingCall PendingCall;
 
 #include "protocol.h"
 
 /* Registers the vtable and the org.freedesktop.DBus.Hello shim on a client's connection. */
 int bus_add_client_objects(Client *c);
+/* SystemBus=yes: connects to the system bus, registers the vtable there and
+ * takes the name org.vfbroker.Broker1. *ret is the one Client that stands
+ * for every caller on the bus (identity read per message). Logs failures. */
+int bus_system_start(Manager *m, Client **ret);
 /* Cancels a call waiting for polkit (its client went away): no reply is sent. */
 PendingCall *pending_call_free(PendingCall *pc);

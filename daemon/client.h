@@ -35,6 +35,9 @@ struct Client {
         uint8_t *unrelayed;             /* bytes read but not yet taken by the socketpair */
         size_t unrelayed_size, unrelayed_offset;
         bool dropped;
+        /* The system bus connection (bus_system_start): one Client for all
+         * its callers, identity read per message, none of the socket parts. */
+        bool on_system_bus;
         unsigned calls_in_flight;
         PendingCall *pending;           /* calls waiting for polkit */
         PendingCall *answered;          /* the call being dispatched again with polkit's answer */

@@ -59,6 +59,7 @@ Manager *manager_free(Manager *m) {
         m->worker = worker_free(m->worker);
         while (m->clients)
                 client_free(m->clients);
+        m->system_bus = client_free(m->system_bus);
         for (size_t i = 0; i < m->n_pfs; i++)
                 pf_free(m->pfs[i]);
         free(m->pfs);
@@ -413,6 +414,7 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
 
         while (m->clients)
                 client_free(m->clients);
+        m->system_bus = client_free(m->system_bus);
         return sd_event_exit(m->event, 0);
 }
 
@@ -451,11 +453,6 @@ int manager_start(Manager *m) {
         r = config_load(m->options.config_file, m->options.config_dropin_dir, &m->config, &error_text);
         if (r < 0)
                 return log_error_errno(r, "Bad configuration, not starting: %s", strna(error_text));
-
-        if (m->config->system_bus)
-                return log_error_errno(-EOPNOTSUPP,
-                                       "SystemBus=yes is not supported by this vfbrokerd yet; remove it (clients use %s).",
-                                       VFBROKER_SOCKET_PATH);
 
         if (mkdir(m->options.state_dir, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create state directory %s: %s", m->options.state_dir, STRERROR(errno));
@@ -509,6 +506,11 @@ int manager_start(Manager *m) {
         r = manager_listen(m);
         if (r < 0)
                 return r;
+        if (m->config->system_bus) {
+                r = bus_system_start(m, &m->system_bus);
+                if (r < 0)
+                        return r;
+        }
 
         sigset_t mask;
         sigemptyset(&mask);

@@ -48,6 +48,7 @@ struct Manager {
         size_t n_pfs;
 
         Client *clients;
+        Client *system_bus;             /* SystemBus=yes: every caller on the system bus */
         unsigned n_clients;
         uint64_t next_client_id;
 

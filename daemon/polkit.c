@@ -278,6 +278,9 @@ static int on_defer(sd_event_source *s, void *userdata) {
 }
 
 static int append_subject(sd_bus_message *m, const PolkitSubject *s) {
+        if (s->system_bus_name)
+                return sd_bus_message_append(m, "(sa{sv})", "system-bus-name", 1, "name", "s", s->system_bus_name);
+
         /* pid + start-time + uid is the form polkit 0.105 to 122 all accept;
          * the start time ties the pid to one process so a reused pid cannot
          * borrow an authorization. */
@@ -343,6 +346,9 @@ int polkit_check(Polkit *p, const char *action, const PolkitSubject *subject,
         if (action[0] == '\0' || strlen(action) > POLKIT_ACTION_LENGTH_MAX)
                 return -EINVAL;
         if (subject->pid <= 0 || subject->uid == (uid_t) -1)
+                return -EINVAL;
+        if (subject->system_bus_name && (subject->system_bus_name[0] != ':' ||
+                                         strlen(subject->system_bus_name) > POLKIT_ACTION_LENGTH_MAX))
                 return -EINVAL;
         r = validate_details(details);
         if (r < 0)

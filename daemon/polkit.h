@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Polkit: asks org.freedesktop.PolicyKit1 over the system bus, asynchronously,
- * with sd-bus (no GLib). Subject "unix-process" (pid + start-time + uid).
+ * with sd-bus (no GLib). Subject "unix-process" (pid + start-time + uid) for
+ * the peer-to-peer socket, "system-bus-name" for callers on the system bus.
  * Caches nothing: every call asks. */
 #pragma once
 
@@ -46,6 +47,10 @@ typedef struct PolkitSubject {
         pid_t pid;
         uint64_t start_time;  /* /proc/PID/stat field 22 */
         uid_t uid;
+        /* The caller's unique name on the system bus, or NULL. When set, the
+         * subject is "system-bus-name": polkitd asks the bus daemon who owns
+         * the name, which cannot be a recycled pid. */
+        const char *system_bus_name;
 } PolkitSubject;
 
 /* details: NULL or a NULL-terminated key, value, key, value, ... list

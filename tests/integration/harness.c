@@ -193,8 +193,9 @@ static void stop_pid(pid_t *pid) {
         *pid = 0;
 }
 
-void broker_start_bus(Broker *b) {
-        char conf[512], log[512], sock[512], text[2048];
+/* Writes a bus configuration with the given policy part, starts dbus-daemon on it. */
+static void start_dbus_daemon(Broker *b, const char *policy) {
+        char conf[512], log[512], sock[512], text[8192];
 
         pathf(conf, sizeof conf, "%s/system-bus.conf", b->dir);
         pathf(log, sizeof log, "%s/dbus.log", b->dir);
@@ -206,14 +207,8 @@ void broker_start_bus(Broker *b) {
                  "  <type>system</type>\n"
                  "  <listen>unix:path=%s</listen>\n"
                  "  <auth>EXTERNAL</auth>\n"
-                 "  <policy context=\"default\">\n"
-                 "    <allow user=\"*\"/>\n"
-                 "    <allow own=\"*\"/>\n"
-                 "    <allow send_type=\"method_call\"/>\n"
-                 "    <allow send_destination=\"*\"/>\n"
-                 "    <allow receive_sender=\"*\"/>\n"
-                 "  </policy>\n"
-                 "</busconfig>\n", sock);
+                 "%s"
+                 "</busconfig>\n", sock, policy);
         write_file(conf, text);
         pathf(b->bus_address, sizeof b->bus_address, "unix:path=%s", sock);
 
@@ -228,6 +223,47 @@ void broker_start_bus(Broker *b) {
                 sleep_ms(10);
         }
         cr_assert_fail("the private dbus-daemon did not come up (see %s)", log);
+}
+
+void broker_start_bus(Broker *b) {
+        start_dbus_daemon(b,
+                          "  <policy context=\"default\">\n"
+                          "    <allow user=\"*\"/>\n"
+                          "    <allow own=\"*\"/>\n"
+                          "    <allow send_type=\"method_call\"/>\n"
+                          "    <allow send_destination=\"*\"/>\n"
+                          "    <allow receive_sender=\"*\"/>\n"
+                          "  </policy>\n");
+}
+
+void broker_start_strict_bus(Broker *b, const char *policy_file) {
+        char policy[4096];
+
+        /* The default policy of dbus's system.conf, the polkit mock (which
+         * runs as root) in place of polkitd's own policy file, and ours. */
+        snprintf(policy, sizeof policy,
+                 "  <policy context=\"default\">\n"
+                 "    <allow user=\"*\"/>\n"
+                 "    <deny own=\"*\"/>\n"
+                 "    <deny send_type=\"method_call\"/>\n"
+                 "    <allow send_type=\"signal\"/>\n"
+                 "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+                 "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+                 "    <allow receive_type=\"method_call\"/>\n"
+                 "    <allow receive_type=\"method_return\"/>\n"
+                 "    <allow receive_type=\"error\"/>\n"
+                 "    <allow receive_type=\"signal\"/>\n"
+                 "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
+                 "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+                 "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus.Properties\"/>\n"
+                 "    <deny send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\" send_member=\"UpdateActivationEnvironment\"/>\n"
+                 "  </policy>\n"
+                 "  <policy user=\"root\">\n"
+                 "    <allow own=\"org.freedesktop.PolicyKit1\"/>\n"
+                 "    <allow send_destination=\"org.freedesktop.PolicyKit1\"/>\n"
+                 "  </policy>\n"
+                 "  <include>%s</include>\n", policy_file);
+        start_dbus_daemon(b, policy);
 }
 
 static sd_bus *system_bus(Broker *b) {
@@ -248,6 +284,10 @@ static sd_bus *system_bus(Broker *b) {
         }
         cr_assert_fail("cannot connect to the private system bus");
         return NULL;
+}
+
+sd_bus *broker_connect_system(Broker *b) {
+        return system_bus(b);
 }
 
 void broker_start_polkit(Broker *b) {

@@ -27,6 +27,9 @@ typedef struct Broker {
  * bound to vfio-pci) and writes config_text as vfbroker.conf. */
 void broker_prepare(Broker *b, const char *config_text);
 void broker_start_bus(Broker *b);
+/* A bus with the default policy of dbus's system.conf plus policy_file (a
+ * packaged policy such as policy/org.vfbroker.Broker1.conf). */
+void broker_start_strict_bus(Broker *b, const char *policy_file);
 void broker_start_polkit(Broker *b);
 void broker_stop_polkit(Broker *b);
 /* Starts vfbrokerd and waits for its socket; extra_args NULL-terminated. */
@@ -42,6 +45,8 @@ void polkit_simulate_hang(Broker *b, bool hang);
 /* Answers every check the mock holds back (with what SetAllowed says). */
 void polkit_release_hanging(Broker *b);
 
+/* A connection to the private system bus as the current process. */
+sd_bus *broker_connect_system(Broker *b);
 /* A peer-to-peer connection to the broker as the current process. */
 sd_bus *broker_connect(Broker *b);
 

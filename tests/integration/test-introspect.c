@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto/org.vfbroker.Broker1.xml is the contract: this test compares it,
  * method by method, argument by argument and property by property, with what
- * the running vfbrokerd introspects, so the two cannot drift. */
+ * the running vfbrokerd introspects, on its socket and on the system bus
+ * (SystemBus=yes), so the two cannot drift. */
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -118,19 +123,11 @@ static char *summarize(char *xml, const char *iface) {
         return sorted;
 }
 
-Test(introspect, daemon_matches_proto_xml, .init = setup, .fini = teardown, .timeout = 30) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        const char *xml, *proto_path = getenv("VFBROKER_PROTO_XML");
-        char *live, *contract, *a, *c;
-        sd_bus *bus;
+static void compare_with_contract(char *live) {
+        const char *proto_path = getenv("VFBROKER_PROTO_XML");
+        char *contract, *a, *c;
 
         cr_assert_not_null(proto_path, "VFBROKER_PROTO_XML is not set (meson sets it)");
-        bus = broker_connect(&b);
-        cr_assert(sd_bus_call_method(bus, NULL, "/org/vfbroker/Broker1", "org.freedesktop.DBus.Introspectable",
-                                     "Introspect", &error, &reply, "") >= 0, "%s", error.message);
-        cr_assert(sd_bus_message_read(reply, "s", &xml) >= 0);
-        live = strdup(xml);
         contract = read_all(proto_path);
 
         a = summarize(live, "org.vfbroker.Broker1");
@@ -140,8 +137,80 @@ Test(introspect, daemon_matches_proto_xml, .init = setup, .fini = teardown, .tim
 
         free(a);
         free(c);
-        free(live);
         free(contract);
+}
+
+Test(introspect, daemon_matches_proto_xml, .init = setup, .fini = teardown, .timeout = 30) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *xml;
+        char *live;
+        sd_bus *bus;
+
+        bus = broker_connect(&b);
+        cr_assert(sd_bus_call_method(bus, NULL, "/org/vfbroker/Broker1", "org.freedesktop.DBus.Introspectable",
+                                     "Introspect", &error, &reply, "") >= 0, "%s", error.message);
+        cr_assert(sd_bus_message_read(reply, "s", &xml) >= 0);
+        live = strdup(xml);
+        compare_with_contract(live);
+        free(live);
         sd_bus_message_unref(reply);
         sd_bus_flush_close_unref(bus);
+}
+
+static void setup_system_bus(void) {
+        const char *policy = getenv("VFBROKER_DBUS_POLICY");
+
+        cr_assert_not_null(policy, "VFBROKER_DBUS_POLICY is not set (meson sets it)");
+        broker_prepare(&b, "[Broker]\nSystemBus=yes\n");
+        broker_start_strict_bus(&b, policy);
+        broker_start(&b);
+}
+
+/* As uid 65534, through the system bus's policy: the XML, or "" on failure. */
+static void introspect_on_bus_as_nobody(char *buf, size_t size) {
+        int p[2];
+        pid_t pid;
+
+        cr_assert(pipe2(p, O_CLOEXEC) == 0);
+        pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+                sd_bus_message *reply = NULL;
+                const char *xml = "";
+                sd_bus *bus;
+                int r = -1;
+
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(3);
+                bus = broker_connect_system(&b);
+                /* The name is taken right after the socket is up. */
+                for (int i = 0; i < 500 && r < 0; i++) {
+                        r = sd_bus_call_method(bus, "org.vfbroker.Broker1", "/org/vfbroker/Broker1",
+                                               "org.freedesktop.DBus.Introspectable", "Introspect", NULL, &reply, "");
+                        if (r < 0)
+                                usleep(10000);
+                }
+                if (r >= 0)
+                        (void) sd_bus_message_read(reply, "s", &xml);
+                if (write(p[1], xml, strlen(xml)) < 0)
+                        _exit(4);
+                _exit(0);
+        }
+        close(p[1]);
+        size_t n = 0;
+        ssize_t k;
+        while (n + 1 < size && (k = read(p[0], buf + n, size - 1 - n)) > 0)
+                n += (size_t) k;
+        buf[n] = 0;
+        close(p[0]);
+        waitpid(pid, NULL, 0);
+}
+
+Test(introspect, system_bus_matches_proto_xml, .init = setup_system_bus, .fini = teardown, .timeout = 30) {
+        static char live[65536];
+
+        introspect_on_bus_as_nobody(live, sizeof live);
+        cr_assert(live[0] != 0, "uid 65534 could not introspect org.vfbroker.Broker1 on the bus:\n%s", broker_log(&b));
+        compare_with_contract(live);
 }

@@ -64,11 +64,20 @@ const char *vfbroker_socket_path(const char *path);
  * -ENAMETOOLONG when the path does not fit a UNIX socket address, -ETIMEDOUT. */
 int vfbroker_connect(const char *path, VfbrokerConnection **ret);
 
+/* Since 0.2. Connects to the broker on the system bus ($DBUS_SYSTEM_BUS_ADDRESS
+ * if set), where it serves the same interface under the name
+ * org.vfbroker.Broker1 when vfbroker.conf says SystemBus=yes. Calls are then
+ * authorized by the credentials the bus reports. A broker without SystemBus=
+ * makes the first call fail with org.freedesktop.DBus.Error.ServiceUnknown
+ * (-EHOSTUNREACH). vfbroker_connection_socket_path() returns NULL for such a
+ * connection; reconnecting after a loss works as for the socket. */
+int vfbroker_connect_system(VfbrokerConnection **ret);
+
 /* Closes the connection and frees it. Accepts NULL; returns NULL. Leases stay
  * held until released or until the process that acquired them exits. */
 VfbrokerConnection *vfbroker_disconnect(VfbrokerConnection *c);
 
-/* The socket path this connection uses. Owned by c. */
+/* The socket path this connection uses (NULL on the system bus). Owned by c. */
 const char *vfbroker_connection_socket_path(VfbrokerConnection *c);
 
 /* "Name: message" describing the most recent call on c if it failed, NULL if

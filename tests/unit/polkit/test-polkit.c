@@ -398,6 +398,55 @@ Test(polkit, subject_action_and_details_go_out) {
         sd_bus_flush_close_unref(bus);
 }
 
+/* On the system bus the subject is the caller's unique name, which polkitd
+ * resolves itself with the bus daemon: nothing a recycled pid could match. */
+Test(polkit, system_bus_name_subject_goes_out) {
+        _cleanup_(polkit_freep) Polkit *p = NULL;
+        sd_bus_message *reply = NULL;
+        PolkitSubject s = self_subject();
+        const char *kind, *key, *name = NULL;
+        uint64_t when;
+        unsigned n_keys = 0;
+        sd_bus *bus;
+        Answer a = {0};
+
+        start_bus();
+        start_mock();
+        set_allowed(ACTION_ACQUIRE);
+        s.system_bus_name = ":1.42";
+        cr_assert_eq(polkit_new(event, address, &p), 0);
+        cr_assert_eq(polkit_check(p, ACTION_ACQUIRE, &s, NULL, on_answer, &a, NULL), 0);
+        run_until_answered(&a.calls);
+        cr_assert_eq(a.result, 1);
+
+        bus = test_bus();
+        cr_assert_geq(sd_bus_call_method(bus, "org.freedesktop.PolicyKit1",
+                                         "/org/freedesktop/PolicyKit1/Authority",
+                                         "org.freedesktop.DBus.Mock", "GetMethodCalls", NULL, &reply,
+                                         "s", "CheckAuthorization"), 0);
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(tav)"), 0);
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_STRUCT, "tav"), 0,
+                     "the mock logged no CheckAuthorization call");
+        cr_assert_gt(sd_bus_message_read(reply, "t", &when), 0);
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "v"), 0);
+        enter_variant(reply, "(sa{sv})");
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_STRUCT, "sa{sv}"), 0);
+        cr_assert_gt(sd_bus_message_read(reply, "s", &kind), 0);
+        cr_assert_str_eq(kind, "system-bus-name");
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "{sv}"), 0);
+        while (sd_bus_message_enter_container(reply, SD_BUS_TYPE_DICT_ENTRY, "sv") > 0) {
+                cr_assert_gt(sd_bus_message_read(reply, "s", &key), 0);
+                cr_assert_str_eq(key, "name", "unexpected subject key %s", key);
+                cr_assert_gt(sd_bus_message_read(reply, "v", "s", &name), 0);
+                n_keys++;
+                cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+        }
+        cr_assert_eq(n_keys, 1);
+        cr_assert_str_eq(name, ":1.42");
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
+}
+
 Test(polkit, polkitd_not_on_the_bus) {
         _cleanup_(polkit_freep) Polkit *p = NULL;
         Answer a;
@@ -615,6 +664,10 @@ Test(polkit, arguments_are_checked) {
         cr_assert_eq(polkit_check(p, ACTION_ACQUIRE, &s, too_long, on_answer, &a, NULL), -E2BIG);
         cr_assert_eq(polkit_check(p, ACTION_ACQUIRE, &s, NULL, NULL, &a, NULL), -EINVAL);
         bad.pid = 0;
+        cr_assert_eq(polkit_check(p, ACTION_ACQUIRE, &bad, NULL, on_answer, &a, NULL), -EINVAL);
+        /* A bus subject must be a unique name: a well-known one is whoever owns it now. */
+        bad = s;
+        bad.system_bus_name = "org.example.Name";
         cr_assert_eq(polkit_check(p, ACTION_ACQUIRE, &bad, NULL, on_answer, &a, NULL), -EINVAL);
         run_for_ms(100);
         cr_assert_eq(a.calls, 0);
