@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -122,7 +123,16 @@ int worker_new(sd_event *event, Worker **ret) {
                 return r;
         (void) sd_event_source_set_description(w->notify_source, "worker");
 
+        /* The thread takes no signal: a SIGTERM the kernel picked it for
+         * would kill the daemon before its signalfd saw it (manager_start
+         * blocks SIGTERM and SIGINT only later, for this thread alone). */
+        sigset_t all, old;
+        sigfillset(&all);
+        r = -pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (r < 0)
+                return r;
         r = -pthread_create(&w->thread, NULL, worker_thread, w);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0)
                 return r;
         w->started = true;
