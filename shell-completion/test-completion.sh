@@ -53,14 +53,14 @@ export VFBROKER_SOCKET="$tmp/no-broker-here"
 
 expect 'list-leases list-pfs list-tenants list-vfs release revoke run set-numvfs status tenant' vfbrokerctl ''
 expect 'list-leases list-pfs list-tenants list-vfs' vfbrokerctl list-
-expect '--help --json --no-legend --socket --version' vfbrokerctl --
+expect '--help --json --no-legend --socket --system --version' vfbrokerctl --
 expect 'list-pfs' vfbrokerctl --json list-p
 expect '--json' vfbrokerctl status --j
 expect 'create delete rotate show-token' vfbrokerctl tenant ''
 expect '--force' vfbrokerctl tenant delete --f
 expect '--group' vfbrokerctl tenant create acme --gr
 expect 'root' vfbrokerctl tenant create acme --user roo
-expect '--api --count --help --json --no-legend --numa-node --pf --qemu --socket --tenant --version' \
+expect '--api --count --help --json --no-legend --numa-node --pf --qemu --socket --system --tenant --version' \
         vfbrokerctl run --tenant acme --
 expect 'group iommufd' vfbrokerctl run --api ''
 expect 'iommufd' vfbrokerctl run --api io
