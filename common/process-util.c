@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -66,4 +67,21 @@ int process_get_start_time(pid_t pid, uint64_t *ret) {
 
         *ret = (uint64_t) start_time;
         return 0;
+}
+
+int process_open_pidfd(pid_t pid, uint64_t start_time) {
+        uint64_t now;
+        int fd, r;
+
+        if (pid <= 0)
+                return -EINVAL;
+        fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return errno == ESRCH ? -ESRCH : -errno;
+        r = process_get_start_time(pid, &now);
+        if (r < 0 || (start_time != 0 && now != start_time)) {
+                close(fd);
+                return r < 0 && r != -ENOENT ? r : -ESRCH;
+        }
+        return fd;
 }

@@ -164,7 +164,7 @@ static void on_polkit_result(int result, const char *message, void *userdata) {
 
 static void identity_clear(Identity *id) {
         free(id->groups);
-        *id = (Identity) { .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        *id = (Identity) { .uid = (uid_t) -1, .gid = (gid_t) -1, .pidfd = -EBADF };
 }
 
 /* Reads the UnixGroupIDs of GetConnectionCredentials' a{sv}; other keys are skipped. */
@@ -224,7 +224,7 @@ static int read_bus_groups(sd_bus_message *reply, gid_t **ret, size_t *ret_n) {
 static int identity_from_bus(sd_bus_message *m, Identity *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Identity id = { .gid = (gid_t) -1 };
+        Identity id = { .gid = (gid_t) -1, .pidfd = -EBADF };
         const char *sender = sd_bus_message_get_sender(m);
         int r;
 
@@ -411,6 +411,7 @@ static int bus_authorize(Client *c, sd_bus_message *m, const char *action, const
                                  .pid = c->identity.pid,
                                  .start_time = c->identity.start_time,
                                  .uid = c->identity.uid,
+                                 .pidfd = c->on_system_bus ? -EBADF : c->identity.pidfd,
                                  .system_bus_name = c->on_system_bus ? sd_bus_message_get_sender(m) : NULL,
                          },
                          tenant ? details : NULL, on_polkit_result, pc, &pc->query);

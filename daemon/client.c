@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "manager.h"
 #include "polkit.h"
+#include "process-util.h"
 
 /* Supplementary groups we read per peer; NGROUPS_MAX is 65536, no caller needs that many. */
 #define CLIENT_GROUPS_MAX 1024
@@ -39,6 +41,29 @@
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83 /* Linux 6.16 */
 #endif
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+/* A pidfd of the peer for polkit 124+, or -EBADF (polkit is then asked by pid
+ * and start time alone, as before). SO_PEERPIDFD (Linux 6.5+) names the
+ * process that connected, whatever became of its pid since; earlier kernels
+ * get pidfd_open(pid), which counts only if the process is still the one
+ * whose start time was read. */
+static int peer_pidfd(int fd, pid_t pid, uint64_t start_time) {
+        _cleanup_close_ int pidfd = -EBADF;
+        socklen_t len = sizeof pidfd;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) >= 0 && pidfd >= 0) {
+                /* Alive still, so pid is still this process and start_time its own. */
+                if (poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) == 0)
+                        return TAKE_FD(pidfd);
+                return -EBADF;
+        }
+        pidfd = process_open_pidfd(pid, start_time);
+        return pidfd < 0 ? -EBADF : TAKE_FD(pidfd);
+}
 
 static int read_peer_groups(int fd, gid_t **ret, size_t *ret_n) {
         socklen_t len = 64 * sizeof(gid_t);
@@ -298,7 +323,7 @@ int client_new(Manager *m, int fd_in, Client **ret) {
                 return -ENOMEM;
         c->manager = m;
         c->id = ++m->next_client_id;
-        c->socket_fd = c->relay_fd = -EBADF;
+        c->socket_fd = c->relay_fd = c->identity.pidfd = -EBADF;
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ucred, &len) < 0)
                 return negative_errno();
@@ -311,6 +336,7 @@ int client_new(Manager *m, int fd_in, Client **ret) {
         r = process_get_start_time(ucred.pid, &c->identity.start_time);
         if (r < 0)
                 return log_debug_errno(r, "Peer pid %d went away before we could look at it: %s", (int) ucred.pid, STRERROR(r));
+        c->identity.pidfd = peer_pidfd(fd, ucred.pid, c->identity.start_time);
         int admission = client_admit(c);
         if (admission < 0)
                 return admission;
@@ -403,6 +429,7 @@ int client_new(Manager *m, int fd_in, Client **ret) {
                                          .pid = c->identity.pid,
                                          .start_time = c->identity.start_time,
                                          .uid = c->identity.uid,
+                                         .pidfd = c->identity.pidfd,
                                  },
                                  NULL, on_admission, c, &c->admission);
                 if (r < 0)
@@ -455,6 +482,7 @@ Client *client_free(Client *c) {
         safe_close(c->relay_fd);
         free(c->unrelayed);
         free(c->identity.groups);
+        safe_close(c->identity.pidfd);
         free(c);
         return NULL;
 }

@@ -5,15 +5,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 
 #include "lease.h"
 #include "log.h"
 #include "process-util.h"
-
-static int pidfd_open_compat(pid_t pid) {
-        return (int) syscall(SYS_pidfd_open, pid, 0);
-}
 
 int lease_new(sd_event *event, Vf *vf, const char *tenant, uid_t uid, pid_t pid,
               uint64_t pid_start_time, uint64_t created_usec, const char *id,
@@ -74,20 +69,12 @@ static int on_holder_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 
 int lease_watch_holder(Lease *l) {
         _cleanup_close_ int pidfd = -EBADF;
-        uint64_t start_time;
         int r;
 
-        pidfd = pidfd_open_compat(l->pid);
+        /* Still the process that took the lease, not a recycled pid. */
+        pidfd = process_open_pidfd(l->pid, l->pid_start_time);
         if (pidfd < 0)
-                return errno == ESRCH ? -ESRCH : negative_errno();
-
-        /* The pidfd pins the process; now the start time tells whether it
-         * is still the process that took the lease or a recycled pid. */
-        r = process_get_start_time(l->pid, &start_time);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-        if (l->pid_start_time != 0 && start_time != l->pid_start_time)
-                return -ESRCH;
+                return pidfd;
 
         r = sd_event_add_io(l->event, &l->pidfd_source, pidfd, EPOLLIN, on_holder_exit, l);
         if (r < 0)

@@ -283,7 +283,16 @@ static int append_subject(sd_bus_message *m, const PolkitSubject *s) {
 
         /* pid + start-time + uid is the form polkit 0.105 to 122 all accept;
          * the start time ties the pid to one process so a reused pid cannot
-         * borrow an authorization. */
+         * borrow an authorization. polkit 124 and later also take a pidfd
+         * (with uid), which they prefer; older ones skip the key. So both go
+         * out where the bus connection passes fds. */
+        if (s->pidfd > 0 && sd_bus_message_get_bus(m) &&
+            sd_bus_can_send(sd_bus_message_get_bus(m), SD_BUS_TYPE_UNIX_FD) > 0)
+                return sd_bus_message_append(m, "(sa{sv})", "unix-process", 4,
+                                             "pid", "u", (uint32_t) s->pid,
+                                             "start-time", "t", s->start_time,
+                                             "uid", "i", (int32_t) s->uid,
+                                             "pidfd", "h", s->pidfd);
         return sd_bus_message_append(m, "(sa{sv})", "unix-process", 3,
                                      "pid", "u", (uint32_t) s->pid,
                                      "start-time", "t", s->start_time,

@@ -47,6 +47,11 @@ typedef struct PolkitSubject {
         pid_t pid;
         uint64_t start_time;  /* /proc/PID/stat field 22 */
         uid_t uid;
+        /* A pidfd of the same process; 0 or negative: none (0 is stdin,
+         * never a pidfd here, and what an initializer leaves). polkit 124
+         * and later take it instead of pid + start time (no pid can be
+         * recycled under it); earlier ones ignore the key. */
+        int pidfd;
         /* The caller's unique name on the system bus, or NULL. When set, the
          * subject is "system-bus-name": polkitd asks the bus daemon who owns
          * the name, which cannot be a recycled pid. */

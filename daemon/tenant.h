@@ -17,6 +17,7 @@ typedef struct Identity {
         gid_t *groups;           /* supplementary groups */
         size_t n_groups;
         uint64_t start_time;     /* of pid, for polkit's unix-process subject */
+        int pidfd;               /* of pid, or negative: for polkit 124+ (see PolkitSubject) */
 } Identity;
 
 /* Root, one of the tenant's users, or in one of its groups (primary or supplementary). */

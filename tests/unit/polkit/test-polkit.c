@@ -3,6 +3,7 @@
  * polkitd template: answers, errors, reconnects, cancellation, the subject sent. */
 
 #include <criterion/criterion.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -305,6 +306,85 @@ static void enter_variant(sd_bus_message *m, const char *contents) {
                      "logged argument is not a %s", contents);
 }
 
+/* Asks the mock for the subject, allowed, then returns its call log with the
+ * read position at the first argument's variant contents (the subject). */
+static sd_bus_message *check_and_read_logged_subject(Polkit **p, const PolkitSubject *s, char **details,
+                                                     sd_bus **ret_bus) {
+        sd_bus_message *reply = NULL;
+        uint64_t when;
+        Answer a = {0};
+
+        start_bus();
+        start_mock();
+        set_allowed(ACTION_ACQUIRE);
+        cr_assert_eq(polkit_new(event, address, p), 0);
+        cr_assert_eq(polkit_check(*p, ACTION_ACQUIRE, s, details, on_answer, &a, NULL), 0);
+        run_until_answered(&a.calls);
+        cr_assert_eq(a.result, 1);
+
+        *ret_bus = test_bus();
+        cr_assert_geq(sd_bus_call_method(*ret_bus, "org.freedesktop.PolicyKit1",
+                                         "/org/freedesktop/PolicyKit1/Authority",
+                                         "org.freedesktop.DBus.Mock", "GetMethodCalls", NULL, &reply,
+                                         "s", "CheckAuthorization"), 0);
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(tav)"), 0);
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_STRUCT, "tav"), 0,
+                     "the mock logged no CheckAuthorization call");
+        cr_assert_gt(sd_bus_message_read(reply, "t", &when), 0);
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "v"), 0);
+        enter_variant(reply, "(sa{sv})");
+        return reply;
+}
+
+/* polkit 124+ takes a pidfd in the unix-process subject; the pid, start time
+ * and uid still go out for older ones, which skip the key. */
+Test(polkit, a_pidfd_goes_out_next_to_pid_and_start_time) {
+        _cleanup_(polkit_freep) Polkit *p = NULL;
+        sd_bus_message *reply = NULL;
+        PolkitSubject s = self_subject();
+        const char *kind, *key;
+        unsigned keys = 0;
+        bool have_pidfd = false;
+        sd_bus *bus = NULL;
+
+        s.pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        cr_assert_gt(s.pidfd, 0);
+        reply = check_and_read_logged_subject(&p, &s, NULL, &bus);
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_STRUCT, "sa{sv}"), 0);
+        cr_assert_gt(sd_bus_message_read(reply, "s", &kind), 0);
+        cr_assert_str_eq(kind, "unix-process");
+        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "{sv}"), 0);
+        while (sd_bus_message_enter_container(reply, SD_BUS_TYPE_DICT_ENTRY, "sv") > 0) {
+                cr_assert_gt(sd_bus_message_read(reply, "s", &key), 0);
+                keys++;
+                if (strcmp(key, "pidfd") == 0) {
+                        char path[64], line[128];
+                        bool same = false;
+                        FILE *f;
+                        int fd;
+
+                        /* The mock hands the fd it got back: it must be a pidfd of this process. */
+                        cr_assert_gt(sd_bus_message_read(reply, "v", "h", &fd), 0);
+                        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+                        f = fopen(path, "re");
+                        cr_assert_not_null(f);
+                        while (fgets(line, sizeof line, f))
+                                if (strncmp(line, "Pid:", 4) == 0 && atoi(line + 4) == (int) getpid())
+                                        same = true;
+                        fclose(f);
+                        cr_assert(same, "the pidfd polkit got is not one of this process");
+                        have_pidfd = true;
+                } else
+                        cr_assert_geq(sd_bus_message_skip(reply, "v"), 0);
+                cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+        }
+        cr_assert(have_pidfd, "no pidfd in the subject");
+        cr_assert_eq(keys, 4, "pid, start-time, uid and pidfd");
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
+        close(s.pidfd);
+}
+
 Test(polkit, subject_action_and_details_go_out) {
         _cleanup_(polkit_freep) Polkit *p = NULL;
         char *details[] = { (char *) "tenant", (char *) "blue", (char *) "pf", (char *) "0000:01:00.0", NULL };
@@ -314,31 +394,12 @@ Test(polkit, subject_action_and_details_go_out) {
         bool have_tenant = false, have_pf = false;
         const char *kind, *key, *value, *action, *cancel_id;
         uint32_t flags;
-        uint64_t when;
-        sd_bus *bus;
-        Answer a = {0};
+        sd_bus *bus = NULL;
 
-        start_bus();
-        start_mock();
-        set_allowed(ACTION_ACQUIRE);
-        cr_assert_eq(polkit_new(event, address, &p), 0);
-        cr_assert_eq(polkit_check(p, ACTION_ACQUIRE, &s, details, on_answer, &a, NULL), 0);
-        run_until_answered(&a.calls);
-        cr_assert_eq(a.result, 1);
-
-        bus = test_bus();
-        cr_assert_geq(sd_bus_call_method(bus, "org.freedesktop.PolicyKit1",
-                                         "/org/freedesktop/PolicyKit1/Authority",
-                                         "org.freedesktop.DBus.Mock", "GetMethodCalls", NULL, &reply,
-                                         "s", "CheckAuthorization"), 0);
-        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(tav)"), 0);
-        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_STRUCT, "tav"), 0,
-                     "the mock logged no CheckAuthorization call");
-        cr_assert_gt(sd_bus_message_read(reply, "t", &when), 0);
-        cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "v"), 0);
+        /* No pidfd (self_subject leaves 0): the three keys every polkit takes. */
+        reply = check_and_read_logged_subject(&p, &s, details, &bus);
 
         /* Argument 1: the subject. */
-        enter_variant(reply, "(sa{sv})");
         cr_assert_gt(sd_bus_message_enter_container(reply, SD_BUS_TYPE_STRUCT, "sa{sv}"), 0);
         cr_assert_gt(sd_bus_message_read(reply, "s", &kind), 0);
         cr_assert_str_eq(kind, "unix-process");
