@@ -197,6 +197,15 @@ static uint64_t now_usec(void) {
 
 /* Opens a peer-to-peer connection and waits until authentication is done, so
  * that a refused or missing socket shows up here and not in the first call. */
+/* Without fd passing AcquireVF cannot work; say so at connect rather than later. */
+static int require_fd_passing(sd_bus *bus) {
+        int r = sd_bus_can_send(bus, SD_BUS_TYPE_UNIX_FD);
+
+        if (r < 0)
+                return r;
+        return r == 0 ? -EPROTONOSUPPORT : 0;
+}
+
 static int bus_open(const char *path, sd_bus **ret) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *address = NULL;
@@ -246,13 +255,9 @@ static int bus_open(const char *path, sd_bus **ret) {
                         return r;
         }
 
-        /* Without fd passing AcquireVF cannot work; say so now rather than later. */
-        r = sd_bus_can_send(bus, SD_BUS_TYPE_UNIX_FD);
+        r = require_fd_passing(bus);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return -EPROTONOSUPPORT;
-
         *ret = TAKE_PTR(bus);
         return 0;
 }
@@ -266,11 +271,9 @@ static int bus_open_system(sd_bus **ret) {
         r = sd_bus_open_system(&bus);
         if (r < 0)
                 return r;
-        r = sd_bus_can_send(bus, SD_BUS_TYPE_UNIX_FD);
+        r = require_fd_passing(bus);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return -EPROTONOSUPPORT;
         *ret = TAKE_PTR(bus);
         return 0;
 }

@@ -167,6 +167,26 @@ static void identity_clear(Identity *id) {
         *id = (Identity) { .uid = (uid_t) -1, .gid = (gid_t) -1, .pidfd = -EBADF };
 }
 
+/* Reads a variant that holds "au" of at most max entries; *ret points into
+ * m, valid while m is. -E2BIG beyond max. */
+static int read_variant_u32_array(sd_bus_message *m, size_t max, const uint32_t **ret, size_t *ret_n) {
+        const void *data;
+        size_t size;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', "au");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(m, 'u', &data, &size);
+        if (r < 0)
+                return r;
+        if (size / sizeof(uint32_t) > max)
+                return -E2BIG;
+        *ret = data;
+        *ret_n = size / sizeof(uint32_t);
+        return sd_bus_message_exit_container(m);
+}
+
 /* Reads the UnixGroupIDs of GetConnectionCredentials' a{sv}; other keys are skipped. */
 static int read_bus_groups(sd_bus_message *reply, gid_t **ret, size_t *ret_n) {
         _cleanup_free_ gid_t *groups = NULL;
@@ -183,23 +203,16 @@ static int read_bus_groups(sd_bus_message *reply, gid_t **ret, size_t *ret_n) {
                 if (r < 0)
                         return r;
                 if (streq(key, "UnixGroupIDs") && !groups) {
-                        const void *data;
-                        size_t size;
+                        const uint32_t *data;
 
-                        r = sd_bus_message_enter_container(reply, 'v', "au");
+                        r = read_variant_u32_array(reply, BUS_CALLER_GROUPS_MAX, &data, &n);
                         if (r < 0)
                                 return r;
-                        r = sd_bus_message_read_array(reply, 'u', &data, &size);
-                        if (r < 0)
-                                return r;
-                        n = size / sizeof(uint32_t);
-                        if (n > BUS_CALLER_GROUPS_MAX)
-                                return -E2BIG;
-                        groups = malloc(MAX(size, sizeof(gid_t)));
+                        groups = malloc(MAX(n, 1) * sizeof(gid_t));
                         if (!groups)
                                 return -ENOMEM;
-                        memcpy(groups, data, size);
-                        r = sd_bus_message_exit_container(reply);
+                        for (size_t i = 0; i < n; i++)
+                                groups[i] = data[i];
                 } else
                         r = sd_bus_message_skip(reply, "v");
                 if (r < 0)
@@ -834,21 +847,14 @@ typedef struct TenantOptions {
 } TenantOptions;
 
 static int read_id_array(sd_bus_message *m, uint32_t *out, size_t *ret_n) {
-        const void *data;
-        size_t size;
+        const uint32_t *data;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'v', "au");
+        r = read_variant_u32_array(m, TENANT_IDS_MAX, &data, ret_n);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read_array(m, 'u', &data, &size);
-        if (r < 0)
-                return r;
-        if (size / sizeof(uint32_t) > TENANT_IDS_MAX)
-                return -E2BIG;
-        memcpy(out, data, size);
-        *ret_n = size / sizeof(uint32_t);
-        return sd_bus_message_exit_container(m);
+        memcpy(out, data, *ret_n * sizeof(uint32_t));
+        return 0;
 }
 
 static int parse_tenant_option(sd_bus_message *m, const char *key, void *userdata, Client *c, sd_bus_error *error) {
