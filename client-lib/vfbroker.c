@@ -282,7 +282,8 @@ static int connection_open(VfbrokerConnection *c) {
         return c->system_bus ? bus_open_system(&c->bus) : bus_open(c->path, &c->bus);
 }
 
-_public_ int vfbroker_connect_system(VfbrokerConnection **ret) {
+/* path: the socket, or SYSTEM_BUS_LABEL with system_bus. */
+static int connect_to(const char *path, bool system_bus, VfbrokerConnection **ret) {
         VfbrokerConnection *c;
         int r;
 
@@ -292,8 +293,8 @@ _public_ int vfbroker_connect_system(VfbrokerConnection **ret) {
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->system_bus = true;
-        c->path = strdup(SYSTEM_BUS_LABEL);
+        c->system_bus = system_bus;
+        c->path = strdup(path);
         if (!c->path) {
                 free(c);
                 return -ENOMEM;
@@ -307,28 +308,12 @@ _public_ int vfbroker_connect_system(VfbrokerConnection **ret) {
         return 0;
 }
 
+_public_ int vfbroker_connect_system(VfbrokerConnection **ret) {
+        return connect_to(SYSTEM_BUS_LABEL, true, ret);
+}
+
 _public_ int vfbroker_connect(const char *path, VfbrokerConnection **ret) {
-        VfbrokerConnection *c;
-        int r;
-
-        if (!ret)
-                return -EINVAL;
-
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->path = strdup(vfbroker_socket_path(path));
-        if (!c->path) {
-                free(c);
-                return -ENOMEM;
-        }
-        r = bus_open(c->path, &c->bus);
-        if (r < 0) {
-                vfbroker_disconnect(c);
-                return r;
-        }
-        *ret = c;
-        return 0;
+        return connect_to(vfbroker_socket_path(path), false, ret);
 }
 
 _public_ VfbrokerConnection *vfbroker_disconnect(VfbrokerConnection *c) {
