@@ -45,7 +45,7 @@ expect() {
 }
 
 # ---- static: the real vfbrokerctl, no broker behind the socket ----
-mkdir "$tmp/bin" "$tmp/stub"
+mkdir "$tmp/bin" "$tmp/standin"
 ln -s "$(realpath "$real_ctl")" "$tmp/bin/vfbrokerctl"
 printf '#!/bin/sh\n' >"$tmp/bin/vfbtest-command" && chmod +x "$tmp/bin/vfbtest-command"
 export PATH="$tmp/bin:$PATH"
@@ -81,7 +81,7 @@ if [[ -s $tmp/stderr ]]; then
 fi
 
 # ---- from the broker: a stand-in vfbrokerctl with fixed listings ----
-cat >"$tmp/stub/vfbrokerctl" <<EOF
+cat >"$tmp/standin/vfbrokerctl" <<EOF
 #!/bin/bash
 echo "\$*" >>"$tmp/calls"
 case "\$*" in
@@ -91,8 +91,8 @@ case "\$*" in
 *) exit 5 ;;
 esac
 EOF
-chmod +x "$tmp/stub/vfbrokerctl"
-export PATH="$tmp/stub:$PATH"
+chmod +x "$tmp/standin/vfbrokerctl"
+export PATH="$tmp/standin:$PATH"
 
 expect 'acme dpdk' vfbrokerctl run --tenant ''
 expect 'dpdk' vfbrokerctl run --count 2 --tenant = d
@@ -138,7 +138,7 @@ fi
 
 # ---- a real broker: the listing as vfbrokerctl prints it ----
 if [[ -n $real_daemon && $(id -u) == 0 ]]; then
-        export PATH="$tmp/bin:${PATH#"$tmp/stub:"}"
+        export PATH="$tmp/bin:${PATH#"$tmp/standin:"}"
         mkdir "$tmp/state"
         : >"$tmp/empty.conf"
         # Root creates the tenant without polkit (RootSkipsPolkit=yes), so no
