@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Bus: the sd-bus vtable of org.vfbroker.Broker1 and the translation between
- * D-Bus and the broker's objects. The names themselves are in common/protocol.h. */
+ * D-Bus and the broker's operations (operation.h). The names themselves are in common/protocol.h. */
 #pragma once
 
 #include <systemd/sd-bus.h>
 
 typedef struct Client Client;
 typedef struct Manager Manager;
-typedef struct PendingCall PendingCall;
 
 #include "protocol.h"
 
@@ -17,5 +16,3 @@ int bus_add_client_objects(Client *c);
  * takes the name org.vfbroker.Broker1. *ret is the one Client that stands
  * for every caller on the bus (identity read per message). Logs failures. */
 int bus_system_start(Manager *m, Client **ret);
-/* Cancels a call waiting for polkit (its client went away): no reply is sent. */
-PendingCall *pending_call_free(PendingCall *pc);

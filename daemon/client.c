@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "operation.h"
 #include "client.h"
 #include "log.h"
 #include "manager.h"
