@@ -7,6 +7,9 @@
 #define VFBROKER_SOCKET_NAME "bus"              /* in /run/vfbroker */
 #define VFBROKER_OBJECT_PATH "/org/vfbroker/Broker1"
 #define VFBROKER_INTERFACE "org.vfbroker.Broker1"
+/* The same operations over Varlink (libsystemd 257+), on VFBROKER_VARLINK_PATH;
+ * error org.vfbroker.Error.X there is VARLINK_INTERFACE_NAME ".X". */
+#define VARLINK_INTERFACE_NAME "io.vfbroker.Broker"
 
 #define VFBROKER_ERROR_PREFIX "org.vfbroker.Error."
 #define VFBROKER_ERROR_NOT_AUTHORIZED VFBROKER_ERROR_PREFIX "NotAuthorized"

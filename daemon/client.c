@@ -311,11 +311,31 @@ static int on_free_deferred(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+int client_read_identity(int fd, Identity *ret) {
+        struct ucred ucred;
+        socklen_t len = sizeof ucred;
+        Identity id = { .pidfd = -EBADF };
+        int r;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ucred, &len) < 0)
+                return negative_errno();
+        id.uid = ucred.uid;
+        id.gid = ucred.gid;
+        id.pid = ucred.pid;
+        r = process_get_start_time(ucred.pid, &id.start_time);
+        if (r < 0)
+                return log_debug_errno(r, "Peer pid %d went away before we could look at it: %s", (int) ucred.pid, STRERROR(r));
+        r = read_peer_groups(fd, &id.groups, &id.n_groups);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot read the groups of peer pid %d: %s", (int) ucred.pid, STRERROR(r));
+        id.pidfd = peer_pidfd(fd, ucred.pid, id.start_time);
+        *ret = id;
+        return 0;
+}
+
 int client_new(Manager *m, int fd_in, Client **ret) {
         _cleanup_close_ int fd = fd_in;
         _cleanup_(client_freep) Client *c = NULL;
-        struct ucred ucred;
-        socklen_t len = sizeof ucred;
         sd_id128_t server_id;
         int r;
 
@@ -326,18 +346,9 @@ int client_new(Manager *m, int fd_in, Client **ret) {
         c->id = ++m->next_client_id;
         c->socket_fd = c->relay_fd = c->identity.pidfd = -EBADF;
 
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ucred, &len) < 0)
-                return negative_errno();
-        c->identity.uid = ucred.uid;
-        c->identity.gid = ucred.gid;
-        c->identity.pid = ucred.pid;
-        r = read_peer_groups(fd, &c->identity.groups, &c->identity.n_groups);
+        r = client_read_identity(fd, &c->identity);
         if (r < 0)
-                return log_warning_errno(r, "Cannot read the groups of peer pid %d: %s", (int) ucred.pid, STRERROR(r));
-        r = process_get_start_time(ucred.pid, &c->identity.start_time);
-        if (r < 0)
-                return log_debug_errno(r, "Peer pid %d went away before we could look at it: %s", (int) ucred.pid, STRERROR(r));
-        c->identity.pidfd = peer_pidfd(fd, ucred.pid, c->identity.start_time);
+                return r;
         int admission = client_admit(c);
         if (admission < 0)
                 return admission;

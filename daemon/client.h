@@ -44,6 +44,10 @@ struct Client {
         sd_event_source *free_source;   /* deferred free after disconnect */
 };
 
+/* The peer of a connected socket: SO_PEERCRED, SO_PEERGROUPS, the start
+ * time of its pid and a pidfd of it. Every decision about a caller uses
+ * this, read once at accept, never what a later message claims. */
+int client_read_identity(int fd, Identity *ret);
 /* Takes over fd (an accepted connection). */
 int client_new(Manager *m, int fd, Client **ret);
 Client *client_free(Client *c);

@@ -25,6 +25,8 @@ static void help(void) {
                "                         (exit status 0 if it is good, 1 if not)\n"
                "     --listen PATH       Serve on PATH instead of the socket systemd passes\n"
                "                         (for running by hand)\n"
+               "     --varlink PATH      Serve io.vfbroker.Broker over Varlink on PATH instead\n"
+               "                         of the socket systemd passes (%s)\n"
                "     --config FILE       Main configuration file (default %s,\n"
                "                         or vfbroker.conf in $CONFIGURATION_DIRECTORY)\n"
                "     --config-dir DIR    Drop-in directory (default %s,\n"
@@ -37,7 +39,9 @@ static void help(void) {
                "  -v --verbose           Log debug messages\n"
                "\n"
                "Polkit is asked on the system bus ($DBUS_SYSTEM_BUS_ADDRESS if set).\n",
-               VFBROKER_SOCKET_PATH, VFBROKER_CONFIG_FILE, VFBROKER_CONFIG_DROPIN_DIR, VFBROKER_STATE_DIR);
+               VFBROKER_SOCKET_PATH,
+               HAVE_VARLINK ? VFBROKER_VARLINK_PATH : "not in this build: libsystemd " LIBSYSTEMD_VERSION " has no sd-varlink",
+               VFBROKER_CONFIG_FILE, VFBROKER_CONFIG_DROPIN_DIR, VFBROKER_STATE_DIR);
 }
 
 /* $STATE_DIRECTORY and friends may list several paths separated by ':'. */
@@ -84,6 +88,7 @@ int main(int argc, char *argv[]) {
                 ARG_VERSION = 0x100,
                 ARG_CHECK_CONFIG,
                 ARG_LISTEN,
+                ARG_VARLINK,
                 ARG_CONFIG,
                 ARG_CONFIG_DIR,
                 ARG_STATE_DIR,
@@ -96,6 +101,7 @@ int main(int argc, char *argv[]) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
                 { "listen", required_argument, NULL, ARG_LISTEN },
+                { "varlink", required_argument, NULL, ARG_VARLINK },
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
@@ -132,6 +138,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_LISTEN:
                         o.listen_path = optarg;
+                        break;
+                case ARG_VARLINK:
+                        o.varlink_path = optarg;
                         break;
                 case ARG_CONFIG:
                         o.config_file = optarg;

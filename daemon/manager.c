@@ -15,6 +15,7 @@
 
 #include "build-config.h"
 #include "bus.h"
+#include "varlink.h"
 #include "log.h"
 #include "time-util.h"
 #include "manager.h"
@@ -25,6 +26,12 @@
 /* How long accepting pauses when the broker is out of fds. */
 #define ACCEPT_RETRY_USEC (250ULL * 1000)
 
+static void manager_stop_varlink(Manager *m) {
+#if HAVE_VARLINK
+        varlink_stop(m);
+#endif
+}
+
 int manager_new(const ManagerOptions *options, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -33,7 +40,7 @@ int manager_new(const ManagerOptions *options, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->options = *options;
-        m->listen_fd = -EBADF;
+        m->listen_fd = m->varlink_fd = -EBADF;
         m->under_systemd = !!getenv("NOTIFY_SOCKET");
 
         r = sd_event_default(&m->event);
@@ -57,6 +64,7 @@ Manager *manager_free(Manager *m) {
 
         /* First: the jobs' completions reply to their callers and need the rest. */
         m->worker = worker_free(m->worker);
+        manager_stop_varlink(m);
         while (m->clients)
                 client_free(m->clients);
         m->system_bus = client_free(m->system_bus);
@@ -72,6 +80,9 @@ Manager *manager_free(Manager *m) {
         if (m->listen_fd_owned_path && m->options.listen_path)
                 (void) unlink(m->options.listen_path);
         safe_close(m->listen_fd);
+        safe_close(m->varlink_fd);
+        if (m->varlink_owned_path && m->options.varlink_path)
+                (void) unlink(m->options.varlink_path);
 
         polkit_free(m->polkit);
         vfio_free(m->vfio);
@@ -292,6 +303,11 @@ static int manager_take_fds(Manager *m, int **ret_pf_fds) {
                         continue;
                 }
 
+                /* vfbroker-varlink.socket (FileDescriptorName=varlink) */
+                if (streq(name, "varlink") && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0 && m->varlink_fd < 0) {
+                        m->varlink_fd = fd;
+                        continue;
+                }
                 if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0 && m->listen_fd < 0) {
                         m->listen_fd = fd;
                         continue;
@@ -358,30 +374,38 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
+/* Binds and listens on path, mode 0666: everybody may connect, polkit and
+ * the tenant rules decide. For running without socket activation. */
+static int listen_on_path(const char *path, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(path) >= sizeof sa.sun_path)
+                return log_error_errno(-ENAMETOOLONG, "Socket path %s is too long.", path);
+        strcpy(sa.sun_path, path);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot create a socket: %s", STRERROR(errno));
+        (void) unlink(path);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return log_error_errno(errno, "Cannot bind %s: %s", path, STRERROR(errno));
+        if (chmod(path, 0666) < 0)
+                return log_error_errno(errno, "Cannot chmod %s: %s", path, STRERROR(errno));
+        if (listen(fd, LISTEN_BACKLOG) < 0)
+                return log_error_errno(errno, "Cannot listen on %s: %s", path, STRERROR(errno));
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 static int manager_listen(Manager *m) {
         int r;
 
         if (m->listen_fd < 0 && m->options.listen_path) {
-                _cleanup_close_ int fd = -EBADF;
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-                if (strlen(m->options.listen_path) >= sizeof sa.sun_path)
-                        return log_error_errno(-ENAMETOOLONG, "Socket path %s is too long.", m->options.listen_path);
-                strcpy(sa.sun_path, m->options.listen_path);
-
-                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-                if (fd < 0)
-                        return log_error_errno(errno, "Cannot create a socket: %s", STRERROR(errno));
-                (void) unlink(m->options.listen_path);
-                if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                        return log_error_errno(errno, "Cannot bind %s: %s", m->options.listen_path, STRERROR(errno));
+                r = listen_on_path(m->options.listen_path, &m->listen_fd);
+                if (r < 0)
+                        return r;
                 m->listen_fd_owned_path = true;
-                /* Everybody may connect; polkit and the tenant rules decide. */
-                if (chmod(m->options.listen_path, 0666) < 0)
-                        return log_error_errno(errno, "Cannot chmod %s: %s", m->options.listen_path, STRERROR(errno));
-                if (listen(fd, LISTEN_BACKLOG) < 0)
-                        return log_error_errno(errno, "Cannot listen on %s: %s", m->options.listen_path, STRERROR(errno));
-                m->listen_fd = TAKE_FD(fd);
         }
         if (m->listen_fd < 0)
                 return log_error_errno(-EBADF,
@@ -412,6 +436,7 @@ static int manager_listen(Manager *m) {
 static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
+        manager_stop_varlink(m);
         while (m->clients)
                 client_free(m->clients);
         m->system_bus = client_free(m->system_bus);
@@ -441,6 +466,32 @@ static void manager_probe_iommufd(Manager *m) {
                 log_info("Kernel %s has IOMMUFD and VFIO cdevs: AcquireVF offers API \"iommufd\"%s.", m->kernel_release,
                          m->kernel_checks_cdev_token ? " (the kernel checks VF tokens at bind)" :
                          " (the kernel checks no VF token at bind: only the root-only nodes protect VFs)");
+}
+
+/* io.vfbroker.Broker on the socket systemd passed as "varlink", or on
+ * --varlink PATH. Without sd-varlink (libsystemd < 257) a passed socket is
+ * closed, saying why: connections to it are then refused, not left hanging. */
+static int manager_start_varlink(Manager *m) {
+        int r;
+
+        if (m->varlink_fd < 0 && m->options.varlink_path) {
+                r = listen_on_path(m->options.varlink_path, &m->varlink_fd);
+                if (r < 0)
+                        return r;
+                m->varlink_owned_path = true;
+        }
+        if (m->varlink_fd < 0)
+                return 0;
+#if HAVE_VARLINK
+        r = varlink_start(m, TAKE_FD(m->varlink_fd));
+        if (r < 0)
+                return r;
+#else
+        log_warning("A Varlink socket was passed, but this vfbrokerd was built without Varlink (libsystemd %s has no "
+                    "sd-varlink; 257 or later has): closing it. D-Bus serves every call.", LIBSYSTEMD_VERSION);
+        m->varlink_fd = safe_close(m->varlink_fd);
+#endif
+        return 0;
 }
 
 int manager_start(Manager *m) {
@@ -511,6 +562,9 @@ int manager_start(Manager *m) {
                 if (r < 0)
                         return r;
         }
+        r = manager_start_varlink(m);
+        if (r < 0)
+                return r;
 
         sigset_t mask;
         sigemptyset(&mask);

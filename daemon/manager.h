@@ -24,6 +24,7 @@ typedef struct ManagerOptions {
         const char *sysfs_root;
         const char *dev_root;
         const char *listen_path;        /* NULL: socket activation */
+        const char *varlink_path;       /* NULL: socket activation ("varlink"), or no Varlink */
         bool sandbox;
 } ManagerOptions;
 
@@ -58,6 +59,10 @@ struct Manager {
         sd_event_source *accept_retry;  /* re-enables listen_source after running out of fds */
         unsigned accept_failures;       /* since accepting paused; logged once per pause */
         sd_event_source *sigterm_source, *sigint_source;
+
+        int varlink_fd;                 /* until the Varlink server takes it */
+        bool varlink_owned_path;
+        struct sd_varlink_server *varlink_server;       /* HAVE_VARLINK only */
         bool under_systemd;
 };
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ typedef enum SandboxArg {
         ARG0_AF_UNIX,      /* socket(), socketpair(): domain must be AF_UNIX */
         ARG0_SELF,         /* tgkill(): only to our own thread group */
         ARG2_NULL,         /* prlimit64(): read the limit, never set it */
+        ARG0_PR_GET_NAME,  /* prctl(): read our own name, nothing else */
 } SandboxArg;
 
 typedef struct SandboxRule {
@@ -73,8 +75,14 @@ static const SandboxRule sandbox_rules[] = {
         /* sd-journal hands large log records over in a sealed memfd. */
         { "memfd_create", ARG_ANY },
 
-        /* Threads and locks: glibc's stdio and malloc locks. */
+        /* Threads and locks: glibc's stdio and malloc locks. A thread made
+         * before the filter registers its rseq area and robust futex list
+         * as it starts (glibc 2.35+ aborts when rseq fails); worker_new()
+         * waits for that, and these stay allowed should a thread ever start
+         * late. No new threads: clone stays refused. */
         { "futex", ARG_ANY },
+        { "rseq", ARG_ANY },
+        { "set_robust_list", ARG_ANY },
         { "sched_yield", ARG_ANY },
 
         /* Identity, read only: peer checks, sd_listen_fds/sd_notify compare
@@ -90,6 +98,8 @@ static const SandboxRule sandbox_rules[] = {
         { "getresgid", ARG_ANY },
         { "getgroups", ARG_ANY },
         { "getrlimit", ARG_ANY },
+        /* sd-bus 257 names that abstract socket after our comm. */
+        { "prctl", ARG0_PR_GET_NAME },
         { "prlimit64", ARG2_NULL },
 
         /* Time: sd-event timers and timestamps (usually the vDSO, but not
@@ -189,9 +199,14 @@ static const SandboxRule sandbox_rules[] = {
         /* Sockets, UNIX only: the broker socket (accept4, peer credentials
          * and pidfd via getsockopt), fds out with SCM_RIGHTS (sendmsg),
          * sd_notify and the fd store, the journal, and the system bus to
-         * polkit, which we may reconnect to after start-up. No bind or
-         * listen: every listening socket exists before the filter does. */
+         * polkit, which we may reconnect to after start-up. No listen: every
+         * listening socket exists before the filter does. bind only because
+         * sd-bus from libsystemd 257 (Debian 13) binds each client socket to
+         * an abstract name that tells the peer who connects, and fails the
+         * connection when it cannot: polkit was unreachable. Without listen
+         * a bound AF_UNIX socket accepts nobody. */
         { "socket", ARG0_AF_UNIX },
+        { "bind", ARG_ANY },
         { "socketpair", ARG0_AF_UNIX },
         { "connect", ARG_ANY },
         { "accept4", ARG_ANY },
@@ -268,6 +283,10 @@ static int add_rules(scmp_filter_ctx ctx, const SandboxRule *rules, size_t n) {
                 case ARG2_NULL:
                         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
                                              SCMP_A2(SCMP_CMP_EQ, 0));
+                        break;
+                case ARG0_PR_GET_NAME:
+                        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+                                             SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
                         break;
                 default:
                         r = -EINVAL;

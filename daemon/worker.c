@@ -35,6 +35,8 @@ struct Worker {
         WorkerJob *finished, **finished_tail;   /* done, waiting for the event loop */
         unsigned n_jobs;                        /* queued + running + finished */
         bool stop;
+        bool running;                           /* the thread is in worker_thread() */
+        pthread_cond_t running_cond;
         int notify[2];                          /* the thread writes a byte per finished job */
         sd_event_source *notify_source;
 };
@@ -50,6 +52,8 @@ static void *worker_thread(void *arg) {
         Worker *w = arg;
 
         pthread_mutex_lock(&w->lock);
+        w->running = true;
+        pthread_cond_signal(&w->running_cond);
         for (;;) {
                 WorkerJob *j;
                 uint64_t t0;
@@ -115,6 +119,7 @@ int worker_new(sd_event *event, Worker **ret) {
         w->finished_tail = &w->finished;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->wake, NULL);
+        pthread_cond_init(&w->running_cond, NULL);
 
         if (pipe2(w->notify, O_CLOEXEC | O_NONBLOCK) < 0)
                 return negative_errno();
@@ -136,6 +141,14 @@ int worker_new(sd_event *event, Worker **ret) {
         if (r < 0)
                 return r;
         w->started = true;
+        /* Back only once the thread runs: glibc registers a new thread's rseq
+         * area as it starts, and a seccomp filter installed before that
+         * (manager_start's, right after) would fail it, which glibc treats
+         * as fatal. Seen under load on Debian 13. */
+        pthread_mutex_lock(&w->lock);
+        while (!w->running)
+                pthread_cond_wait(&w->running_cond, &w->lock);
+        pthread_mutex_unlock(&w->lock);
         *ret = TAKE_PTR(w);
         return 0;
 }
@@ -166,6 +179,7 @@ Worker *worker_free(Worker *w) {
         safe_close(w->notify[0]);
         safe_close(w->notify[1]);
         pthread_cond_destroy(&w->wake);
+        pthread_cond_destroy(&w->running_cond);
         pthread_mutex_destroy(&w->lock);
         free(w);
         return NULL;

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs systemd-analyze verify on vfbroker.service (as configured by meson) and
 # vfbroker.socket, and checks the offline security exposure stays low.
-# Usage: test-units.sh SYSTEMD_ANALYZE CONFIGURED_SERVICE SOCKET BUILT_VFBROKERD
+# Usage: test-units.sh SYSTEMD_ANALYZE CONFIGURED_SERVICE SOCKET BUILT_VFBROKERD [VARLINK_SOCKET]
 set -eu
 
-analyze=$1 service=$2 socket=$3 daemon=$4
+analyze=$1 service=$2 socket=$3 daemon=$4 varlink_socket=${5:-}
 # The exposure this unit may not exceed (0 best, 10 worst; it scores 1.2).
 max_exposure=${VFBROKER_MAX_EXPOSURE:-1.5}
 
@@ -16,11 +16,16 @@ trap 'rm -rf "$tmp"' EXIT
 # verify the unit with the daemon we just built in its place.
 sed "s|^ExecStart=.*|ExecStart=$daemon|" "$service" > "$tmp/vfbroker.service"
 cp "$socket" "$tmp/vfbroker.socket"
+units="$tmp/vfbroker.socket"
+if [ -n "$varlink_socket" ]; then
+        cp "$varlink_socket" "$tmp/vfbroker-varlink.socket"
+        units="$units $tmp/vfbroker-varlink.socket"
+fi
 grep -q "^ExecStart=$daemon\$" "$tmp/vfbroker.service"
 
 # verify prints problems but only fails on some; treat any output as failure.
 out=$(cd "$tmp" && SYSTEMD_LOG_LEVEL=warning "$analyze" verify --man=no \
-        "$tmp/vfbroker.socket" "$tmp/vfbroker.service" 2>&1) || {
+        $units "$tmp/vfbroker.service" 2>&1) || {
         echo "$out"; echo "systemd-analyze verify failed"; exit 1; }
 # Lines about the host (not these units) are noise in a container.
 problems=$(printf '%s\n' "$out" | grep -v -e '^$' \

@@ -394,10 +394,14 @@ static bool socket_connectable(const char *path) {
 }
 
 void broker_start(Broker *b) {
+        broker_start_with(b, NULL);
+}
+
+void broker_start_with(Broker *b, const char *const *extra) {
         char *argv[24];
         int status;
 
-        broker_argv(b, argv, 24, NULL);
+        broker_argv(b, argv, 24, extra);
         b->broker_pid = spawn(b->log_path, argv, b->bus_address);
         for (int i = 0; i < 1000; i++) {
                 if (socket_connectable(b->socket_path))

@@ -34,6 +34,8 @@ void broker_start_polkit(Broker *b);
 void broker_stop_polkit(Broker *b);
 /* Starts vfbrokerd and waits for its socket; extra_args NULL-terminated. */
 void broker_start(Broker *b);
+/* The same with more arguments for vfbrokerd, NULL-terminated. */
+void broker_start_with(Broker *b, const char *const *extra);
 /* Starts vfbrokerd and returns its exit status (for start-up failures). */
 int broker_run_expect_exit(Broker *b, const char *const *extra_args);
 void broker_stop(Broker *b);
