@@ -333,10 +333,8 @@ int client_read_identity(int fd, Identity *ret) {
         return 0;
 }
 
-int client_new(Manager *m, int fd_in, Client **ret) {
-        _cleanup_close_ int fd = fd_in;
+int client_new_peer(Manager *m, int fd, Client **ret) {
         _cleanup_(client_freep) Client *c = NULL;
-        sd_id128_t server_id;
         int r;
 
         c = calloc(1, sizeof *c);
@@ -347,6 +345,19 @@ int client_new(Manager *m, int fd_in, Client **ret) {
         c->socket_fd = c->relay_fd = c->identity.pidfd = -EBADF;
 
         r = client_read_identity(fd, &c->identity);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int client_new(Manager *m, int fd_in, Client **ret) {
+        _cleanup_close_ int fd = fd_in;
+        _cleanup_(client_freep) Client *c = NULL;
+        sd_id128_t server_id;
+        int r;
+
+        r = client_new_peer(m, fd, &c);
         if (r < 0)
                 return r;
         int admission = client_admit(c);

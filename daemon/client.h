@@ -48,6 +48,9 @@ struct Client {
  * time of its pid and a pidfd of it. Every decision about a caller uses
  * this, read once at accept, never what a later message claims. */
 int client_read_identity(int fd, Identity *ret);
+/* A Client for a connection another front end reads (Varlink): the peer's
+ * identity and the polkit bookkeeping only, on no list; fd stays the caller's. */
+int client_new_peer(Manager *m, int fd, Client **ret);
 /* Takes over fd (an accepted connection). */
 int client_new(Manager *m, int fd, Client **ret);
 Client *client_free(Client *c);

@@ -430,14 +430,19 @@ static int vl_reply_list(sd_varlink *link, Call *call, ListKind kind, const VfQu
         return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT(key[kind], array));
 }
 
-static int vl_list_pfs(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags, void *userdata) {
+/* The listings that take no parameters. */
+static int vl_list_all(sd_varlink *link, sd_json_variant *parameters, ListKind kind) {
         Call call = vl_call(link);
         int r;
 
         r = sd_varlink_dispatch(link, parameters, no_parameters, NULL);
         if (r != 0)
                 return r;
-        return vl_reply_list(link, &call, LIST_PFS, NULL);
+        return vl_reply_list(link, &call, kind, NULL);
+}
+
+static int vl_list_pfs(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags, void *userdata) {
+        return vl_list_all(link, parameters, LIST_PFS);
 }
 
 static int vl_list_vfs(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags, void *userdata) {
@@ -465,23 +470,11 @@ static int vl_list_vfs(sd_varlink *link, sd_json_variant *parameters, sd_varlink
 }
 
 static int vl_list_leases(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags, void *userdata) {
-        Call call = vl_call(link);
-        int r;
-
-        r = sd_varlink_dispatch(link, parameters, no_parameters, NULL);
-        if (r != 0)
-                return r;
-        return vl_reply_list(link, &call, LIST_LEASES, NULL);
+        return vl_list_all(link, parameters, LIST_LEASES);
 }
 
 static int vl_list_tenants(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags, void *userdata) {
-        Call call = vl_call(link);
-        int r;
-
-        r = sd_varlink_dispatch(link, parameters, no_parameters, NULL);
-        if (r != 0)
-                return r;
-        return vl_reply_list(link, &call, LIST_TENANTS, NULL);
+        return vl_list_all(link, parameters, LIST_TENANTS);
 }
 
 static int vl_get_status(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags, void *userdata) {
@@ -506,17 +499,10 @@ static int vl_get_status(sd_varlink *link, sd_json_variant *parameters, sd_varli
  * list: its identity is read here, once, from the socket (SO_PEERCRED,
  * SO_PEERGROUPS, a pidfd), and its polkit questions die with it. */
 static int on_connect(sd_varlink_server *s, sd_varlink *link, void *userdata) {
-        Manager *m = userdata;
         _cleanup_(client_freep) Client *c = NULL;
         int r;
 
-        c = calloc(1, sizeof *c);
-        if (!c)
-                return -ENOMEM;
-        c->manager = m;
-        c->id = ++m->next_client_id;
-        c->socket_fd = c->relay_fd = -EBADF;
-        r = client_read_identity(sd_varlink_get_fd(link), &c->identity);
+        r = client_new_peer(userdata, sd_varlink_get_fd(link), &c);
         if (r < 0)
                 return r; /* refused: the connection is closed */
         /* AcquireVF's reply carries fds; no call takes any, so input stays off. */

@@ -129,6 +129,18 @@ static ssize_t read_all(int fd, void *buf, size_t size) {
         return (ssize_t) done;
 }
 
+/* Forks a child that runs as uid 65534: 0 in it, its pid in the parent. */
+static pid_t fork_nobody(void) {
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0 && (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0))
+                _exit(3);
+        return pid;
+}
+
 /* As uid 65534 in a forked child; the result comes back through a pipe. */
 static VlResult vl_as_nobody(const char *method, const char *params_json) {
         VlResult res = { 0 };
@@ -137,11 +149,8 @@ static VlResult vl_as_nobody(const char *method, const char *params_json) {
         ssize_t n;
 
         cr_assert(pipe2(p, O_CLOEXEC) == 0);
-        pid = fork();
-        cr_assert(pid >= 0);
+        pid = fork_nobody();
         if (pid == 0) {
-                if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-                        _exit(3);
                 vl_do(method, params_json, &res);
                 _exit(write(p[1], &res, sizeof res) == (ssize_t) sizeof res ? 0 : 4);
         }
@@ -332,11 +341,8 @@ Test(varlink, polkit_answer_resumes_the_call, .init = setup, .fini = teardown) {
         polkit_set_allowed(&b, allowed);
         polkit_simulate_hang(&b, true);
         cr_assert(pipe2(p, O_CLOEXEC) == 0);
-        pid = fork();
-        cr_assert(pid >= 0);
+        pid = fork_nobody();
         if (pid == 0) {
-                if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-                        _exit(3);
                 vl_do(IFACE ".AcquireVF", "{\"tenant\":\"shared\"}", &res);
                 _exit(write(p[1], &res, sizeof res) == (ssize_t) sizeof res ? 0 : 4);
         }
@@ -363,15 +369,12 @@ Test(varlink, disconnect_while_polkit_is_asked, .init = setup, .fini = teardown)
         polkit_set_allowed(&b, allowed);
         polkit_simulate_hang(&b, true);
         for (int i = 0; i < 3; i++) {
-                pid_t pid = fork();
+                pid_t pid = fork_nobody();
                 int status = 0;
 
-                cr_assert(pid >= 0);
                 if (pid == 0) {
                         sd_varlink *v = NULL;
 
-                        if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-                                _exit(3);
                         if (sd_varlink_connect_address(&v, varlink_path) < 0)
                                 _exit(4);
                         if (sd_varlink_invokebo(v, IFACE ".AcquireVF", SD_JSON_BUILD_PAIR_STRING("tenant", "shared")) < 0)
@@ -398,14 +401,11 @@ Test(varlink, connections_per_user_are_bounded, .init = setup, .fini = teardown)
         pid_t pid;
 
         cr_assert(pipe2(p, O_CLOEXEC) == 0);
-        pid = fork();
-        cr_assert(pid >= 0);
+        pid = fork_nobody();
         if (pid == 0) {
                 sd_varlink *held[3] = { NULL };
                 VlResult r;
 
-                if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-                        _exit(3);
                 for (int i = 0; i < 3; i++) {
                         sd_json_variant *reply = NULL;
                         const char *error_id = NULL;
