@@ -256,11 +256,10 @@ static int refused(void *userdata) {
          * must not be EPERM (glibc aborts then). Bad arguments: EINVAL. */
         errno = 0;
         CHECK(syscall(SYS_rseq, NULL, 0, 0, 0) < 0 && errno != EPERM);
-        /* prctl only reads our name. */
+#if !TEST_ASAN
+        /* ASan builds allow these for LeakSanitizer. prctl only reads our name. */
         CHECK_EPERM(prctl(PR_SET_NAME, "other", 0, 0, 0));
         CHECK_EPERM(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
-#if !TEST_ASAN
-        /* ASan builds allow these for LeakSanitizer. */
         CHECK_EPERM(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
         CHECK_EPERM(kill(getppid(), 0));
         CHECK_EPERM(syscall(SYS_tgkill, getppid(), getppid(), 0));
