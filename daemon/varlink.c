@@ -65,10 +65,18 @@ static const CallTransport varlink_transport = {
         .reply_error = vl_reply_error,
 };
 
+static uint64_t now_usec(Client *c) {
+        uint64_t now = 0;
+
+        (void) sd_event_now(c->manager->event, CLOCK_MONOTONIC, &now);
+        return now;
+}
+
 /* Starts a call: polkit's answer, if this is the call coming back with it. */
 static Call vl_call(sd_varlink *link) {
         Client *c = sd_varlink_get_userdata(link);
 
+        c->last_input_usec = now_usec(c);
         call_take_answer(c, link);
         return (Call) { .client = c, .transport = &varlink_transport, .handle = link };
 }
@@ -498,13 +506,40 @@ static int vl_get_status(sd_varlink *link, sd_json_variant *parameters, sd_varli
 /* Every connection gets a Client of its own, not on the D-Bus socket's
  * list: its identity is read here, once, from the socket (SO_PEERCRED,
  * SO_PEERGROUPS, a pidfd), and its polkit questions die with it. */
+/* IdleTimeoutSec=, as on the D-Bus socket: a connection that has sent no
+ * call for that long is closed, whether it sent nothing or half a message
+ * (which sd-varlink holds, up to 16 MiB, until the rest comes). A call in
+ * flight (polkit, a worker job) keeps it; nothing else depends on it:
+ * leases follow their holder's pidfd. */
+static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        sd_varlink *link = userdata;
+        Client *c = sd_varlink_get_userdata(link);
+        uint64_t idle = c->manager->config->idle_timeout_sec * 1000000ULL, now = now_usec(c);
+
+        if (sd_varlink_is_idle(link) > 0 && now >= c->last_input_usec + idle) {
+                log_debug("Closing the Varlink connection of uid %u pid %d: it was idle for IdleTimeoutSec=.",
+                          (unsigned) c->identity.uid, (int) c->identity.pid);
+                (void) sd_varlink_close(link); /* on_disconnect frees c, and this source */
+                return 0;
+        }
+        (void) sd_event_source_set_time(s, MAX(c->last_input_usec + idle, now + 1000000ULL));
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
 static int on_connect(sd_varlink_server *s, sd_varlink *link, void *userdata) {
+        Manager *m = userdata;
         _cleanup_(client_freep) Client *c = NULL;
         int r;
 
-        r = client_new_peer(userdata, sd_varlink_get_fd(link), &c);
+        r = client_new_peer(m, sd_varlink_get_fd(link), &c);
         if (r < 0)
                 return r; /* refused: the connection is closed */
+        c->last_input_usec = now_usec(c);
+        r = sd_event_add_time_relative(m->event, &c->timer_source, CLOCK_MONOTONIC,
+                                       m->config->idle_timeout_sec * 1000000ULL, 0, on_idle_timer, link);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(c->timer_source, "varlink-idle");
         /* AcquireVF's reply carries fds; no call takes any, so input stays off. */
         r = sd_varlink_set_allow_fd_passing_output(link, true);
         if (r < 0)

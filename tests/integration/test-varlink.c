@@ -50,16 +50,31 @@ static const char config_text[] =
 static Broker b;
 static char varlink_path[320];
 
-static void setup(void) {
+static void setup_with(const char *text) {
         char arg[340];
         const char *const extra[] = { arg, NULL };
 
-        broker_prepare(&b, config_text);
+        broker_prepare(&b, text);
         broker_start_bus(&b);
         broker_start_polkit(&b);
         snprintf(varlink_path, sizeof varlink_path, "%s/varlink", b.dir);
         snprintf(arg, sizeof arg, "--varlink=%s", varlink_path);
         broker_start_with(&b, extra);
+}
+
+static void setup(void) {
+        setup_with(config_text);
+}
+
+/* IdleTimeoutSec=1 */
+static void setup_idle(void) {
+        static char text[sizeof config_text + 64];
+
+        snprintf(text, sizeof text, "%s", config_text);
+        *strstr(text, "MaxConnectionsPerUser=3\n") = '\0';
+        snprintf(text + strlen(text), sizeof text - strlen(text), "IdleTimeoutSec=1\n%s",
+                 strstr(config_text, "MaxConnectionsPerUser=3\n"));
+        setup_with(text);
 }
 
 static void teardown(void) {
@@ -463,4 +478,55 @@ Test(varlink, fds_sent_by_a_client_are_not_kept, .init = setup, .fini = teardown
         cr_assert_eq(read(pipefd[0], &c, 1), 0, "the broker keeps the fd the client sent");
         close(pipefd[0]);
         close(s);
+}
+
+/* IdleTimeoutSec=: a connection that sends no call, or half of one, is
+ * closed; one whose call waits on polkit is not. */
+Test(varlink, idle_connections_are_closed, .init = setup_idle, .fini = teardown) {
+        const char *const allowed[] = { "org.vfbroker.acquire-vf", NULL };
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        sd_varlink *v = NULL;
+        sd_json_variant *reply = NULL;
+        const char *error_id = NULL;
+        char c;
+        int s, r;
+
+        cr_assert(sd_varlink_connect_address(&v, varlink_path) >= 0);
+        cr_assert(sd_varlink_call(v, IFACE ".GetStatus", NULL, &reply, &error_id) >= 0 && !error_id);
+        /* half a message, then nothing */
+        s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        memcpy(sa.sun_path, varlink_path, strlen(varlink_path) + 1);
+        cr_assert(connect(s, (struct sockaddr *) &sa, sizeof sa) == 0);
+        cr_assert(send(s, "{\"method\":\"" IFACE ".GetSt", 30, MSG_NOSIGNAL) == 30);
+        sleep(3);
+        r = sd_varlink_call(v, IFACE ".GetStatus", NULL, &reply, &error_id);
+        cr_assert(r < 0 || (error_id && strcmp(error_id, SD_VARLINK_ERROR_DISCONNECTED) == 0),
+                  "an idle connection was kept (r=%d, error %s)", r, error_id ? error_id : "none");
+        cr_assert_eq(poll(&(struct pollfd) { .fd = s, .events = POLLIN }, 1, 2000), 1);
+        cr_assert_eq(recv(s, &c, 1, 0), 0, "a connection with half a message was kept");
+        close(s);
+        sd_varlink_unref(v);
+
+        /* A call waiting on polkit for longer than that gets its answer. */
+        polkit_set_allowed(&b, allowed);
+        polkit_simulate_hang(&b, true);
+        {
+                VlResult res = { 0 };
+                int p[2], status = 0;
+                pid_t pid;
+
+                cr_assert(pipe2(p, O_CLOEXEC) == 0);
+                pid = fork_nobody();
+                if (pid == 0) {
+                        vl_do(IFACE ".AcquireVF", "{\"tenant\":\"shared\"}", &res);
+                        _exit(write(p[1], &res, sizeof res) == (ssize_t) sizeof res ? 0 : 4);
+                }
+                close(p[1]);
+                sleep(3);
+                polkit_release_hanging(&b);
+                cr_assert(read_all(p[0], &res, sizeof res) == (ssize_t) sizeof res);
+                close(p[0]);
+                waitpid(pid, &status, 0);
+                cr_assert_str_eq(res.error_id, IFACE ".NoFreeVF", "%s: %s", res.error_id, res.message);
+        }
 }
