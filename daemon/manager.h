@@ -63,6 +63,8 @@ struct Manager {
         int varlink_fd;                 /* until the Varlink server takes it */
         bool varlink_owned_path;
         struct sd_varlink_server *varlink_server;       /* HAVE_VARLINK only */
+        struct VarlinkConnection *varlink_connections;
+        sd_event_source *varlink_listen_source, *varlink_accept_retry;
         bool under_systemd;
 };
 

@@ -4,12 +4,18 @@
  * checks, polkit questions, work and audit records as on D-Bus) and replies
  * in JSON. A VF's fds go with the AcquireVF reply the way systemd's own
  * Varlink services pass fds: pushed onto the connection, their indexes in
- * the reply's *FileDescriptor fields. The only place that knows Varlink. */
+ * the reply's *FileDescriptor fields. The only place that knows Varlink.
+ * Connections are accepted here and relayed by VarlinkConnection
+ * (varlink-connection.h), which bounds what each one may cost. */
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <systemd/sd-json.h>
 #include <systemd/sd-varlink.h>
 
@@ -20,11 +26,14 @@
 #include "log.h"
 #include "manager.h"
 #include "operation.h"
+#include "varlink-connection.h"
 #include "varlink-interface.h"
 #include "varlink.h"
 
 /* The most fields a record of operation.c has (a PF's). */
 #define RECORD_FIELDS_MAX 16U
+/* Out of fds at accept: try again this much later. */
+#define VARLINK_ACCEPT_RETRY_USEC (250ULL * 1000ULL)
 
 /* ---- the transport: what an operation needs of a Varlink call ---------------------- */
 
@@ -65,18 +74,11 @@ static const CallTransport varlink_transport = {
         .reply_error = vl_reply_error,
 };
 
-static uint64_t now_usec(Client *c) {
-        uint64_t now = 0;
-
-        (void) sd_event_now(c->manager->event, CLOCK_MONOTONIC, &now);
-        return now;
-}
-
 /* Starts a call: polkit's answer, if this is the call coming back with it. */
 static Call vl_call(sd_varlink *link) {
-        Client *c = sd_varlink_get_userdata(link);
+        Client *c = varlink_connection_client(link);
 
-        c->last_input_usec = now_usec(c);
+        varlink_connection_touch(link);
         call_take_answer(c, link);
         return (Call) { .client = c, .transport = &varlink_transport, .handle = link };
 }
@@ -506,53 +508,35 @@ static int vl_get_status(sd_varlink *link, sd_json_variant *parameters, sd_varli
 /* Every connection gets a Client of its own, not on the D-Bus socket's
  * list: its identity is read here, once, from the socket (SO_PEERCRED,
  * SO_PEERGROUPS, a pidfd), and its polkit questions die with it. */
-/* IdleTimeoutSec=, as on the D-Bus socket: a connection that has sent no
- * call for that long is closed, whether it sent nothing or half a message
- * (which sd-varlink holds, up to 16 MiB, until the rest comes). A call in
- * flight (polkit, a worker job) keeps it; nothing else depends on it:
- * leases follow their holder's pidfd. */
-static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        sd_varlink *link = userdata;
-        Client *c = sd_varlink_get_userdata(link);
-        uint64_t idle = c->manager->config->idle_timeout_sec * 1000000ULL, now = now_usec(c);
+static void on_disconnect(sd_varlink_server *s, sd_varlink *link, void *userdata) {
+        varlink_connection_disconnected(link);
+}
 
-        if (sd_varlink_is_idle(link) > 0 && now >= c->last_input_usec + idle) {
-                log_debug("Closing the Varlink connection of uid %u pid %d: it was idle for IdleTimeoutSec=.",
-                          (unsigned) c->identity.uid, (int) c->identity.pid);
-                (void) sd_varlink_close(link); /* on_disconnect frees c, and this source */
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        return sd_event_source_set_enabled(m->varlink_listen_source, SD_EVENT_ON);
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        int cfd, r;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        /* The socket stays readable: watching it would spin. */
+                        log_warning_errno(errno, "Cannot accept Varlink connections: %s; pausing.", STRERROR(errno));
+                        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                        (void) sd_event_source_set_time_relative(m->varlink_accept_retry, VARLINK_ACCEPT_RETRY_USEC);
+                        (void) sd_event_source_set_enabled(m->varlink_accept_retry, SD_EVENT_ONESHOT);
+                }
                 return 0;
         }
-        (void) sd_event_source_set_time(s, MAX(c->last_input_usec + idle, now + 1000000ULL));
-        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-}
-
-static int on_connect(sd_varlink_server *s, sd_varlink *link, void *userdata) {
-        Manager *m = userdata;
-        _cleanup_(client_freep) Client *c = NULL;
-        int r;
-
-        r = client_new_peer(m, sd_varlink_get_fd(link), &c);
+        r = varlink_connection_new(m, m->varlink_server, cfd);
         if (r < 0)
-                return r; /* refused: the connection is closed */
-        c->last_input_usec = now_usec(c);
-        r = sd_event_add_time_relative(m->event, &c->timer_source, CLOCK_MONOTONIC,
-                                       m->config->idle_timeout_sec * 1000000ULL, 0, on_idle_timer, link);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(c->timer_source, "varlink-idle");
-        /* AcquireVF's reply carries fds; no call takes any, so input stays off. */
-        r = sd_varlink_set_allow_fd_passing_output(link, true);
-        if (r < 0)
-                return r;
-        (void) sd_varlink_set_userdata(link, TAKE_PTR(c));
+                log_debug_errno(r, "Refusing a Varlink connection: %s", STRERROR(r));
         return 0;
-}
-
-static void on_disconnect(sd_varlink_server *s, sd_varlink *link, void *userdata) {
-        Client *c = sd_varlink_get_userdata(link);
-
-        (void) sd_varlink_set_userdata(link, NULL);
-        client_free(c);
 }
 
 int varlink_start(Manager *m, int listen_fd) {
@@ -591,18 +575,26 @@ int varlink_start(Manager *m, int listen_fd) {
                                 VARLINK_INTERFACE_NAME ".GetTenantToken", vl_get_tenant_token,
                                 VARLINK_INTERFACE_NAME ".SetNumVFs", vl_set_num_vfs);
         if (r >= 0)
-                r = sd_varlink_server_bind_connect(s, on_connect);
-        if (r >= 0)
                 r = sd_varlink_server_bind_disconnect(s, on_disconnect);
+        if (r >= 0)
+                r = sd_varlink_server_attach_event(s, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the Varlink server: %s", STRERROR(r));
-        r = sd_varlink_server_listen_fd(s, fd);
+
+        /* Accepted here, not by sd-varlink: each connection gets its relay. */
+        r = fcntl(fd, F_GETFL);
+        if (r >= 0 && !(r & O_NONBLOCK))
+                (void) fcntl(fd, F_SETFL, r | O_NONBLOCK);
+        r = sd_event_add_io(m->event, &m->varlink_listen_source, fd, EPOLLIN, on_accept, m);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &m->varlink_accept_retry, CLOCK_MONOTONIC,
+                                               VARLINK_ACCEPT_RETRY_USEC, 0, on_accept_retry, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->varlink_accept_retry, SD_EVENT_OFF);
         if (r < 0)
-                return log_error_errno(r, "Cannot listen for Varlink on fd %d: %s", fd, STRERROR(r));
-        TAKE_FD(fd);
-        r = sd_varlink_server_attach_event(s, m->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return log_error_errno(r, "Cannot attach the Varlink server to the event loop: %s", STRERROR(r));
+                return log_error_errno(r, "Cannot watch the Varlink socket: %s", STRERROR(r));
+        (void) sd_event_source_set_description(m->varlink_listen_source, "varlink-listen");
+        m->varlink_fd = TAKE_FD(fd);
 
         log_info("Serving %s over Varlink too.", VARLINK_INTERFACE_NAME);
         m->varlink_server = TAKE_PTR(s);
@@ -610,9 +602,12 @@ int varlink_start(Manager *m, int listen_fd) {
 }
 
 void varlink_stop(Manager *m) {
+        m->varlink_listen_source = sd_event_source_disable_unref(m->varlink_listen_source);
+        m->varlink_accept_retry = sd_event_source_disable_unref(m->varlink_accept_retry);
+        /* Every connection, and with it its Client and sd-varlink link. */
+        varlink_connection_free_all(m);
         if (!m->varlink_server)
                 return;
-        /* Disconnects every connection: each one's Client goes with it. */
         (void) sd_varlink_server_shutdown(m->varlink_server);
         m->varlink_server = sd_varlink_server_unref(m->varlink_server);
 }

@@ -530,3 +530,84 @@ Test(varlink, idle_connections_are_closed, .init = setup_idle, .fini = teardown)
                 cr_assert_str_eq(res.error_id, IFACE ".NoFreeVF", "%s: %s", res.error_id, res.message);
         }
 }
+
+static int connect_raw(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        cr_assert_geq(s, 0);
+        memcpy(sa.sun_path, varlink_path, strlen(varlink_path) + 1);
+        cr_assert(connect(s, (struct sockaddr *) &sa, sizeof sa) == 0);
+        return s;
+}
+
+/* A call longer than the 64 KiB any real call needs closes its connection
+ * (sd-varlink alone would hold 16 MiB of it); a CreateTenant with the most
+ * ids a tenant may have is far below and goes through. */
+Test(varlink, oversized_messages_close_the_connection, .init = setup, .fini = teardown) {
+        static char big[100 * 1024];
+        char json[24 * 1024], c;
+        size_t n = 0;
+        ssize_t k;
+        int s;
+
+        s = connect_raw();
+        memset(big, 'a', sizeof big);
+        memcpy(big, "{\"method\":\"" IFACE ".GetStatus\",\"parameters\":{\"x\":\"", 47);
+        for (size_t off = 0; off < sizeof big; off += (size_t) k) {
+                k = send(s, big + off, sizeof big - off, MSG_NOSIGNAL);
+                if (k < 0)
+                        break; /* closed under us: EPIPE or ECONNRESET */
+        }
+        cr_assert_eq(poll(&(struct pollfd) { .fd = s, .events = POLLIN }, 1, 5000), 1);
+        k = recv(s, &c, 1, 0);
+        cr_assert(k == 0 || (k < 0 && errno == ECONNRESET), "a 100 KiB message was taken (recv %zd)", k);
+        close(s);
+        char *log = broker_log(&b);
+        cr_assert(strstr(log, "it sent a message of more than 64 KiB"), "%s", log);
+        free(log);
+
+        n += (size_t) snprintf(json + n, sizeof json - n, "{\"name\":\"many\",\"uids\":[");
+        for (unsigned i = 0; i < 1024; i++)
+                n += (size_t) snprintf(json + n, sizeof json - n, "%s%u", i ? "," : "", 4000000000U + i);
+        n += (size_t) snprintf(json + n, sizeof json - n, "],\"gids\":[");
+        for (unsigned i = 0; i < 1024; i++)
+                n += (size_t) snprintf(json + n, sizeof json - n, "%s%u", i ? "," : "", 4000000000U + i);
+        snprintf(json + n, sizeof json - n, "]}");
+        VlResult r = vl_as_root(IFACE ".CreateTenant", json);
+        cr_assert(r.ok, "CreateTenant with 2048 ids (%zu bytes): %s %s", strlen(json), r.error_id, r.message);
+}
+
+/* Calls sent all at once, without reading: each gets its answer, in order
+ * (the relay hands sd-varlink one call at a time). */
+Test(varlink, pipelined_calls_are_answered_in_order, .init = setup, .fini = teardown) {
+        static const char call_ok[] = "{\"method\":\"" IFACE ".GetStatus\",\"parameters\":{}}";
+        static const char call_bad[] = "{\"method\":\"" IFACE ".AcquireVF\",\"parameters\":{\"tenant\":\"nosuch\"}}";
+        char all[8192], reply[65536];
+        size_t n = 0, got = 0;
+        unsigned replies = 0;
+        int s = connect_raw();
+
+        for (int i = 0; i < 40; i++) {
+                const char *c = i % 2 ? call_bad : call_ok;
+
+                memcpy(all + n, c, strlen(c) + 1);
+                n += strlen(c) + 1;
+        }
+        cr_assert(send(s, all, n, MSG_NOSIGNAL) == (ssize_t) n);
+        while (replies < 40 && poll(&(struct pollfd) { .fd = s, .events = POLLIN }, 1, 5000) == 1) {
+                ssize_t k = recv(s, reply + got, sizeof reply - got - 1, 0);
+
+                cr_assert(k > 0, "the connection closed after %u replies", replies);
+                for (ssize_t i = 0; i < k; i++)
+                        if (reply[got + (size_t) i] == 0)
+                                replies++;
+                got += (size_t) k;
+        }
+        cr_assert_eq(replies, 40);
+        /* in order: an answer with "version", then the UnknownTenant error, and so on */
+        const char *p = reply;
+        for (int i = 0; i < 40; i++, p += strlen(p) + 1)
+                cr_assert(strstr(p, i % 2 ? "UnknownTenant" : "\"version\""), "reply %d: %s", i, p);
+        close(s);
+}
