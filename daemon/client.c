@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bus-framer.h"
 #include "bus.h"
 #include "operation.h"
 #include "client.h"
@@ -297,6 +298,15 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
         }
         if (k == 0) {
                 client_drop(c, LOG_DEBUG, "disconnected");
+                return 0;
+        }
+        r = bus_framer_feed(&c->framer, buf, (size_t) k, BUS_FRAMER_MESSAGE_MAX);
+        if (r == -EMSGSIZE) {
+                client_drop(c, LOG_NOTICE, "it sent a message of more than 64 KiB, which no call of this interface needs");
+                return 0;
+        }
+        if (r < 0) {
+                client_drop(c, LOG_NOTICE, r == -E2BIG ? "its authentication exchange is too long" : "it does not speak D-Bus");
                 return 0;
         }
         c->last_input_usec = now_usec(c);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "bus-framer.h"
 #include "macro.h"
 #include "tenant.h"
 
@@ -33,6 +34,7 @@ struct Client {
         uint64_t last_input_usec;       /* CLOCK_MONOTONIC */
         struct PolkitQuery *admission;  /* in a reserved slot: is this an admin? */
         uint8_t *unrelayed;             /* bytes read but not yet taken by the socketpair */
+        BusFramer framer;               /* bounds what it sends before sd-bus reads it */
         size_t unrelayed_size, unrelayed_offset;
         bool dropped;
         /* The system bus connection (bus_system_start): one Client for all

@@ -781,3 +781,52 @@ Test(broker, find_vfs_filters_are_checked) {
         assert_error(r, "org.vfbroker.Error.InvalidArgument");
         cr_assert_not_null(strstr(r.error_message, "unknown filter"));
 }
+
+/* sd-bus reads a whole message into memory before it looks at it (up to
+ * 128 MiB): the relay refuses one that announces more than 64 KiB at its
+ * header, before the body comes. The largest real call, CreateTenant with
+ * 1024 uids and 1024 gids, passes. */
+Test(broker, oversized_messages_close_the_connection) {
+        static const char auth[] = "\0AUTH EXTERNAL 30\r\nBEGIN\r\n"; /* "0": uid 0 in hex */
+        static const uint8_t header[] = { 'l', 1, 0, 1, 0, 0, 0xf0, 0 /* 15 MiB */, 1, 0, 0, 0, 0, 0, 0, 0 };
+        static uint8_t body[1024 * 1024];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ssize_t k = 0;
+
+        memcpy(sa.sun_path, b.socket_path, strlen(b.socket_path) + 1);
+        cr_assert(connect(s, (struct sockaddr *) &sa, sizeof sa) == 0);
+        cr_assert(send(s, auth, sizeof auth - 1, MSG_NOSIGNAL) == (ssize_t) sizeof auth - 1);
+        cr_assert(send(s, header, sizeof header, MSG_NOSIGNAL) == (ssize_t) sizeof header);
+        for (int i = 0; i < 15 && k >= 0; i++)
+                k = send(s, body, sizeof body, MSG_NOSIGNAL);
+        cr_assert(k < 0, "15 MiB of a message were taken");
+        close(s);
+        char *log = broker_log(&b);
+        cr_assert(strstr(log, "it sent a message of more than 64 KiB"), "%s", log);
+        free(log);
+
+        sd_bus *bus = broker_connect(&b);
+        sd_bus_message *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        static uint32_t ids[1024];
+
+        for (unsigned i = 0; i < 1024; i++)
+                ids[i] = 4000000000U + i;
+        cr_assert(sd_bus_message_new_method_call(bus, &m, NULL, "/org/vfbroker/Broker1", "org.vfbroker.Broker1",
+                                                 "CreateTenant") >= 0);
+        cr_assert(sd_bus_message_append(m, "s", "many") >= 0);
+        cr_assert(sd_bus_message_open_container(m, 'a', "{sv}") >= 0);
+        for (int u = 0; u < 2; u++) {
+                cr_assert(sd_bus_message_open_container(m, 'e', "sv") >= 0);
+                cr_assert(sd_bus_message_append(m, "s", u ? "Uids" : "Gids") >= 0);
+                cr_assert(sd_bus_message_open_container(m, 'v', "au") >= 0);
+                cr_assert(sd_bus_message_append_array(m, 'u', ids, sizeof ids) >= 0);
+                cr_assert(sd_bus_message_close_container(m) >= 0);
+                cr_assert(sd_bus_message_close_container(m) >= 0);
+        }
+        cr_assert(sd_bus_message_close_container(m) >= 0);
+        cr_assert(sd_bus_call(bus, m, 0, &error, NULL) >= 0, "CreateTenant with 2048 ids: %s", error.message);
+        sd_bus_message_unref(m);
+        sd_bus_flush_close_unref(bus);
+}
