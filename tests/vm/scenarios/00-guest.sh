@@ -11,7 +11,7 @@ busctl --system call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Auth
         org.freedesktop.DBus.Properties Get ss org.freedesktop.PolicyKit1.Authority BackendName >/dev/null 2>&1
 res $? "polkitd answers on the system bus"
 systemctl is-active -q polkit.service; res $? "polkit.service active"
-[ -e /sys/module/vfio_pci ]; res $? "vfio-pci loaded at boot (modules-load.d)"
+[ -e /sys/module/vfio_pci ]; res $? "vfio-pci loaded (modules-load.d at boot, or the package's postinst)"
 [ "$(cat /sys/module/vfio_pci/parameters/enable_sriov 2>/dev/null)" = Y ]; res $? "vfio_pci enable_sriov=Y (modprobe.d)"
 [ -e /sys/module/vfio_iommu_type1 ]; res $? "vfio_iommu_type1 loaded"
 for pf in $NVME $IGB; do

@@ -9,6 +9,14 @@
 # change before it) are not affected.
 . /usr/lib/vfbroker-vm/lib.sh
 require_broker
+# which implementation is the system bus here (tests/vm/run-suite --bus)
+bus_unit=$(systemctl show -p Id --value dbus.service)
+bus_exe=$(readlink "/proc/$(systemctl show -p MainPID --value dbus.service)/exe")
+case ${BUS:-dbus-daemon} in
+dbus-broker) [ "$bus_unit" = dbus-broker.service ] && pgrep -x dbus-broker >/dev/null;;
+*) [ "$bus_unit" = dbus.service ] && [ "${bus_exe##*/}" = dbus-daemon ];;
+esac
+res $? "the system bus is ${BUS:-dbus-daemon} (dbus.service is $bus_unit, main process ${bus_exe:-none})"
 DROPIN=$SYSCONFDIR/vfbroker/vfbroker.conf.d/50-vm-system-bus.conf
 NAME=org.vfbroker.Broker1
 OBJ=/org/vfbroker/Broker1
