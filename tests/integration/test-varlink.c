@@ -156,25 +156,39 @@ static pid_t fork_nobody(void) {
         return pid;
 }
 
-/* As uid 65534 in a forked child; the result comes back through a pipe. */
-static VlResult vl_as_nobody(const char *method, const char *params_json) {
+/* Starts a call as uid 65534 in a forked child; its result comes back
+ * through the returned pipe (vl_nobody_finish). */
+static int vl_nobody_start(const char *method, const char *params_json, pid_t *ret_pid) {
         VlResult res = { 0 };
-        int p[2], status = 0;
-        pid_t pid;
-        ssize_t n;
+        int p[2];
 
         cr_assert(pipe2(p, O_CLOEXEC) == 0);
-        pid = fork_nobody();
-        if (pid == 0) {
+        *ret_pid = fork_nobody();
+        if (*ret_pid == 0) {
                 vl_do(method, params_json, &res);
                 _exit(write(p[1], &res, sizeof res) == (ssize_t) sizeof res ? 0 : 4);
         }
         close(p[1]);
-        n = read_all(p[0], &res, sizeof res);
-        close(p[0]);
+        return p[0];
+}
+
+static VlResult vl_nobody_finish(int fd, pid_t pid) {
+        VlResult res = { 0 };
+        int status = 0;
+        ssize_t n;
+
+        n = read_all(fd, &res, sizeof res);
+        close(fd);
         waitpid(pid, &status, 0);
         cr_assert(n == (ssize_t) sizeof res, "the uid 65534 child failed (status %d)", status);
         return res;
+}
+
+static VlResult vl_as_nobody(const char *method, const char *params_json) {
+        pid_t pid;
+        int fd = vl_nobody_start(method, params_json, &pid);
+
+        return vl_nobody_finish(fd, pid);
 }
 
 static char *read_file(const char *path) {
@@ -349,29 +363,21 @@ Test(varlink, refusals_carry_the_dbus_error_and_sentence, .init = setup, .fini =
  * allocator, which has no free VF in the fixture. */
 Test(varlink, polkit_answer_resumes_the_call, .init = setup, .fini = teardown) {
         const char *const allowed[] = { "org.vfbroker.acquire-vf", NULL };
-        VlResult res = { 0 };
-        int p[2], status = 0;
+        VlResult res;
         pid_t pid;
+        int fd;
 
         polkit_set_allowed(&b, allowed);
         polkit_simulate_hang(&b, true);
-        cr_assert(pipe2(p, O_CLOEXEC) == 0);
-        pid = fork_nobody();
-        if (pid == 0) {
-                vl_do(IFACE ".AcquireVF", "{\"tenant\":\"shared\"}", &res);
-                _exit(write(p[1], &res, sizeof res) == (ssize_t) sizeof res ? 0 : 4);
-        }
-        close(p[1]);
+        fd = vl_nobody_start(IFACE ".AcquireVF", "{\"tenant\":\"shared\"}", &pid);
         /* No answer while polkit holds it back. */
-        cr_assert_eq(poll(&(struct pollfd) { .fd = p[0], .events = POLLIN }, 1, 1000), 0,
+        cr_assert_eq(poll(&(struct pollfd) { .fd = fd, .events = POLLIN }, 1, 1000), 0,
                      "the call was answered before polkit was");
         /* Other callers are served meanwhile. */
         VlResult s = vl_as_root(IFACE ".GetStatus", "{}");
         cr_assert(s.ok, "GetStatus while polkit is asked: %s %s", s.error_id, s.message);
         polkit_release_hanging(&b);
-        cr_assert(read_all(p[0], &res, sizeof res) == (ssize_t) sizeof res);
-        close(p[0]);
-        waitpid(pid, &status, 0);
+        res = vl_nobody_finish(fd, pid);
         cr_assert_str_eq(res.error_id, IFACE ".NoFreeVF", "%s: %s", res.error_id, res.message);
         cr_assert(strstr(res.message, "no free VF for tenant 'shared'"), "%s", res.message);
 }
@@ -511,22 +517,13 @@ Test(varlink, idle_connections_are_closed, .init = setup_idle, .fini = teardown)
         polkit_set_allowed(&b, allowed);
         polkit_simulate_hang(&b, true);
         {
-                VlResult res = { 0 };
-                int p[2], status = 0;
                 pid_t pid;
+                int fd = vl_nobody_start(IFACE ".AcquireVF", "{\"tenant\":\"shared\"}", &pid);
+                VlResult res;
 
-                cr_assert(pipe2(p, O_CLOEXEC) == 0);
-                pid = fork_nobody();
-                if (pid == 0) {
-                        vl_do(IFACE ".AcquireVF", "{\"tenant\":\"shared\"}", &res);
-                        _exit(write(p[1], &res, sizeof res) == (ssize_t) sizeof res ? 0 : 4);
-                }
-                close(p[1]);
                 sleep(3);
                 polkit_release_hanging(&b);
-                cr_assert(read_all(p[0], &res, sizeof res) == (ssize_t) sizeof res);
-                close(p[0]);
-                waitpid(pid, &status, 0);
+                res = vl_nobody_finish(fd, pid);
                 cr_assert_str_eq(res.error_id, IFACE ".NoFreeVF", "%s: %s", res.error_id, res.message);
         }
 }
