@@ -321,7 +321,10 @@ static int on_free_deferred(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-int client_read_identity(int fd, Identity *ret) {
+/* The peer of a connected socket: SO_PEERCRED, SO_PEERGROUPS, the start
+ * time of its pid and a pidfd of it. Every decision about a caller uses
+ * this, read once at accept, never what a later message claims. */
+static int client_read_identity(int fd, Identity *ret) {
         struct ucred ucred;
         socklen_t len = sizeof ucred;
         Identity id = { .pidfd = -EBADF };

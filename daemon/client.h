@@ -46,12 +46,9 @@ struct Client {
         sd_event_source *free_source;   /* deferred free after disconnect */
 };
 
-/* The peer of a connected socket: SO_PEERCRED, SO_PEERGROUPS, the start
- * time of its pid and a pidfd of it. Every decision about a caller uses
- * this, read once at accept, never what a later message claims. */
-int client_read_identity(int fd, Identity *ret);
 /* A Client for a connection another front end reads (Varlink): the peer's
- * identity and the polkit bookkeeping only, on no list; fd stays the caller's. */
+ * identity (SO_PEERCRED, SO_PEERGROUPS, start time, pidfd, read once here)
+ * and the polkit bookkeeping only, on no list; fd stays the caller's. */
 int client_new_peer(Manager *m, int fd, Client **ret);
 /* Takes over fd (an accepted connection). */
 int client_new(Manager *m, int fd, Client **ret);

@@ -17,7 +17,6 @@
 #include "names.h"
 #include "operation.h"
 #include "polkit.h"
-#include "process-util.h"
 #include "protocol.h"
 #include "store.h"
 #include "tenant.h"

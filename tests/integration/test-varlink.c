@@ -28,8 +28,8 @@
 #define NOBODY 65534
 #define IFACE "io.vfbroker.Broker"
 
+/* After "[Broker]\n" and what a test adds to that section. */
 static const char config_text[] =
-        "[Broker]\n"
         "MaxConnectionsPerUser=3\n"
         "\n"
         "[PhysicalFunction]\n"
@@ -50,10 +50,13 @@ static const char config_text[] =
 static Broker b;
 static char varlink_path[320];
 
-static void setup_with(const char *text) {
+/* broker_extra: more [Broker] keys, "" for none */
+static void setup_with(const char *broker_extra) {
+        static char text[sizeof config_text + 128];
         char arg[340];
         const char *const extra[] = { arg, NULL };
 
+        snprintf(text, sizeof text, "[Broker]\n%s%s", broker_extra, config_text);
         broker_prepare(&b, text);
         broker_start_bus(&b);
         broker_start_polkit(&b);
@@ -63,18 +66,11 @@ static void setup_with(const char *text) {
 }
 
 static void setup(void) {
-        setup_with(config_text);
+        setup_with("");
 }
 
-/* IdleTimeoutSec=1 */
 static void setup_idle(void) {
-        static char text[sizeof config_text + 64];
-
-        snprintf(text, sizeof text, "%s", config_text);
-        *strstr(text, "MaxConnectionsPerUser=3\n") = '\0';
-        snprintf(text + strlen(text), sizeof text - strlen(text), "IdleTimeoutSec=1\n%s",
-                 strstr(config_text, "MaxConnectionsPerUser=3\n"));
-        setup_with(text);
+        setup_with("IdleTimeoutSec=1\n");
 }
 
 static void teardown(void) {
